@@ -1,0 +1,108 @@
+"""Accounts: customers, providers (with their profile) and admins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from db.engine import Database
+from db.models import ProviderProfile, User
+
+
+class EmailTaken(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A signed-in user as the API sees them: who, what role, and which provider profile if any."""
+
+    id: UUID
+    email: str
+    full_name: str
+    phone: str | None
+    role: str
+    provider_id: UUID | None
+
+
+async def create_account(
+    db: Database,
+    *,
+    email: str,
+    password_hash: str,
+    full_name: str,
+    phone: str | None,
+    role: str,
+    now: datetime,
+    provider_timezone: str | None = None,
+    provider_display_name: str | None = None,
+    user_id: UUID | None = None,
+    provider_id: UUID | None = None,
+) -> Account:
+    user = User(
+        email=email.lower(),
+        password_hash=password_hash,
+        full_name=full_name,
+        phone=phone,
+        role=role,
+        created_at=now,
+    )
+    if user_id is not None:
+        user.id = user_id
+    profile: ProviderProfile | None = None
+    try:
+        async with db.session() as session, session.begin():
+            session.add(user)
+            await session.flush()
+            if role == "provider":
+                profile = ProviderProfile(
+                    user_id=user.id,
+                    display_name=provider_display_name or full_name,
+                    timezone=provider_timezone or "UTC",
+                    auto_confirm=True,
+                    created_at=now,
+                )
+                if provider_id is not None:
+                    profile.id = provider_id
+                session.add(profile)
+    except IntegrityError as err:
+        raise EmailTaken(email) from err
+    return _account(user, profile)
+
+
+async def password_hash_of(db: Database, email: str) -> tuple[UUID, str, str] | None:
+    """(user id, password hash, role) for the email, for logging in."""
+    async with db.session() as session:
+        row = (
+            await session.execute(
+                select(User.id, User.password_hash, User.role).where(User.email == email.lower())
+            )
+        ).first()
+        return None if row is None else (row[0], row[1], row[2])
+
+
+async def get_account(db: Database, user_id: UUID) -> Account | None:
+    async with db.session() as session:
+        row = (
+            await session.execute(
+                select(User, ProviderProfile)
+                .outerjoin(ProviderProfile, ProviderProfile.user_id == User.id)
+                .where(User.id == user_id)
+            )
+        ).first()
+        return None if row is None else _account(row[0], row[1])
+
+
+def _account(user: User, profile: ProviderProfile | None) -> Account:
+    return Account(
+        id=user.id,
+        email=user.email,
+        full_name=user.full_name,
+        phone=user.phone,
+        role=user.role,
+        provider_id=profile.id if profile else None,
+    )
