@@ -1,0 +1,144 @@
+"""A payment gateway for the embedded default: Stripe's semantics and wire format, no network.
+
+Intents live in the app database so the API (which takes the sandbox checkout) and the worker
+(which creates, cancels and refunds) see the same state, as they would with Stripe.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from activities.payments import events
+from db.engine import Database
+from db.models import SandboxPaymentIntent
+from workflows.models import PaymentEvent, PaymentIntent, PaymentIntentRequest, PaymentVoid
+
+REQUIRES_PAYMENT = "requires_payment_method"
+SUCCEEDED = "succeeded"
+CANCELED = "canceled"
+
+
+class UnknownIntent(LookupError):
+    pass
+
+
+class IntentNotPayable(Exception):
+    def __init__(self, status: str) -> None:
+        super().__init__(f"the payment intent is {status} and can no longer be paid")
+        self.status = status
+
+
+class SandboxPaymentGateway:
+    name = "sandbox"
+
+    def __init__(
+        self,
+        db: Database,
+        webhook_secret: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._db = db
+        self._webhook_secret = webhook_secret
+        self._clock = clock
+
+    async def create_intent(self, request: PaymentIntentRequest) -> PaymentIntent:
+        async with self._db.serialized() as session:
+            intent = await session.scalar(
+                select(SandboxPaymentIntent).where(
+                    SandboxPaymentIntent.idempotency_key == request.idempotency_key
+                )
+            )
+            if intent is None:
+                intent = SandboxPaymentIntent(
+                    id=f"pi_sandbox_{secrets.token_hex(12)}",
+                    idempotency_key=request.idempotency_key,
+                    amount=request.price.amount,
+                    currency=request.price.currency,
+                    status=REQUIRES_PAYMENT,
+                    booking_id=str(request.booking_id),
+                    amount_refunded=0,
+                    created_at=self._clock(),
+                )
+                session.add(intent)
+            return _public(intent)
+
+    async def cancel_or_refund(self, intent_id: str, idempotency_key: str) -> PaymentVoid:
+        async with self._db.serialized() as session:
+            intent = await session.get(SandboxPaymentIntent, intent_id)
+            if intent is None:
+                raise UnknownIntent(intent_id)
+            if intent.status == REQUIRES_PAYMENT:
+                intent.status = CANCELED
+                return PaymentVoid(intent_id=intent_id, outcome="canceled")
+            if intent.status == SUCCEEDED and intent.amount_refunded < intent.amount:
+                refund = intent.amount - intent.amount_refunded
+                intent.amount_refunded = intent.amount
+                return PaymentVoid(intent_id=intent_id, outcome="refunded", refunded_amount=refund)
+            return PaymentVoid(
+                intent_id=intent_id, outcome="already_void", refunded_amount=intent.amount_refunded
+            )
+
+    def parse_webhook(self, payload: bytes, signature: str | None) -> PaymentEvent | None:
+        return events.parse_payment_event(payload, signature, self._webhook_secret)
+
+    async def checkout(self, intent_id: str, *, succeed: bool) -> tuple[bytes, str]:
+        """Pay (or fail to pay) as a customer would; returns the signed webhook to deliver."""
+        async with self._db.serialized() as session:
+            intent = await session.get(SandboxPaymentIntent, intent_id)
+            if intent is None:
+                raise UnknownIntent(intent_id)
+            if intent.status != REQUIRES_PAYMENT:
+                raise IntentNotPayable(intent.status)
+            if succeed:
+                intent.status = SUCCEEDED
+            payload = self._event(intent, succeed=succeed)
+        return payload, events.sign(payload, self._webhook_secret)
+
+    async def retrieve(self, intent_id: str) -> PaymentIntent:
+        async with self._db.session() as session:
+            intent = await session.get(SandboxPaymentIntent, intent_id)
+            if intent is None:
+                raise UnknownIntent(intent_id)
+            return _public(intent)
+
+    def _event(self, intent: SandboxPaymentIntent, *, succeed: bool) -> bytes:
+        created = int(self._clock().timestamp())
+        body = {
+            "id": f"evt_sandbox_{secrets.token_hex(12)}",
+            "object": "event",
+            "api_version": "2024-06-20",
+            "created": created,
+            "livemode": False,
+            "type": "payment_intent.succeeded" if succeed else "payment_intent.payment_failed",
+            "data": {
+                "object": {
+                    "id": intent.id,
+                    "object": "payment_intent",
+                    "amount": intent.amount,
+                    "amount_received": intent.amount if succeed else 0,
+                    "currency": intent.currency.lower(),
+                    "status": intent.status,
+                    "metadata": {"booking_id": intent.booking_id},
+                    "last_payment_error": None
+                    if succeed
+                    else {"code": "card_declined", "message": "Your card was declined."},
+                }
+            },
+        }
+        return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _public(intent: SandboxPaymentIntent) -> PaymentIntent:
+    return PaymentIntent(
+        id=intent.id,
+        client_secret=f"{intent.id}_secret_sandbox",
+        amount=intent.amount,
+        currency=intent.currency,
+        status=intent.status,
+        gateway=SandboxPaymentGateway.name,
+    )

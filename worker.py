@@ -1,0 +1,52 @@
+"""Run a booking worker: build the activities with the adapters Settings names, then poll."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.booking import BookingActivities
+from activities.payments import gateway_from_settings
+from config import Settings, get_settings
+from db.engine import Database
+from workflows.booking import BookingWorkflow
+from workflows.client import connect
+
+log = logging.getLogger("booking.worker")
+
+
+def build_worker(client: Client, settings: Settings, db: Database) -> Worker:
+    activities = BookingActivities(db, gateway_from_settings(settings, db))
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[BookingWorkflow],
+        activities=activities.all(),
+    )
+
+
+async def run(settings: Settings) -> None:
+    db = Database.from_settings(settings)
+    client = await connect(settings)
+    worker = build_worker(client, settings, db)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("worker polling %s on %s", settings.temporal_task_queue, settings.temporal_address)
+    async with worker:
+        await stop.wait()
+    await db.dispose()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run(get_settings()))
+
+
+if __name__ == "__main__":
+    main()

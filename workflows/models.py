@@ -1,0 +1,133 @@
+"""The saga's contract: every workflow, update, signal, query and activity takes one of these."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from domain.booking_state import BookingStatus
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Money(Model):
+    """An amount in the currency's minor units (cents), never a float."""
+
+    amount: int = Field(ge=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+
+class BookingInput(Model):
+    booking_id: UUID
+    provider_id: UUID
+    service_id: UUID
+    customer_id: UUID
+    start: AwareDatetime
+    customer_timezone: str | None = None
+    # From settings at request time: the workflow itself must not read configuration.
+    payment_timeout: timedelta = timedelta(minutes=15)
+
+
+class BookingRef(Model):
+    booking_id: UUID
+
+
+class HoldRequest(Model):
+    booking_id: UUID
+    provider_id: UUID
+    service_id: UUID
+    customer_id: UUID
+    start: AwareDatetime
+    customer_timezone: str | None
+    # When an unpaid hold lapses; decided by the workflow, whose timer enforces it.
+    payment_deadline: AwareDatetime
+
+
+class Hold(Model):
+    booking_id: UUID
+    start: AwareDatetime
+    end: AwareDatetime
+    price: Money
+    status: BookingStatus
+    hold_expires_at: AwareDatetime | None
+
+
+class ReleaseRequest(Model):
+    booking_id: UUID
+    status: BookingStatus
+    reason: str
+
+
+class PaymentIntentRequest(Model):
+    booking_id: UUID
+    price: Money
+    idempotency_key: str
+    description: str
+
+
+class PaymentIntent(Model):
+    id: str
+    client_secret: str
+    amount: int
+    currency: str
+    status: str
+    gateway: str
+
+
+class VoidPaymentRequest(Model):
+    booking_id: UUID
+    intent_id: str
+    idempotency_key: str
+    reason: str
+
+
+class PaymentVoid(Model):
+    """What undoing a payment did: nothing was paid (canceled) or the money went back (refunded)."""
+
+    intent_id: str
+    outcome: Literal["canceled", "refunded", "already_void"]
+    refunded_amount: int = 0
+
+
+class PaymentEvent(Model):
+    """A verified payment event from the gateway's webhook, as the workflow receives it."""
+
+    event_id: str
+    intent_id: str
+    booking_id: UUID
+    succeeded: bool
+    amount: int
+    currency: str
+    failure_message: str | None = None
+
+
+class ConfirmRequest(Model):
+    booking_id: UUID
+    intent_id: str | None
+
+
+class BookingState(Model):
+    """What the booking looks like now: the answer to the `state` query and the early return."""
+
+    booking_id: UUID
+    status: BookingStatus
+    provider_id: UUID
+    service_id: UUID
+    customer_id: UUID
+    start: datetime
+    end: datetime | None = None
+    price: Money | None = None
+    hold_expires_at: datetime | None = None
+    payment: PaymentIntent | None = None
+    reason: str | None = None
+
+
+class BookingOutcome(Model):
+    booking_id: UUID
+    status: BookingStatus
+    reason: str | None = None
