@@ -1,0 +1,86 @@
+"""Dependencies as `Annotated` aliases, so route signatures stay short and honest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from temporalio.client import Client
+
+from activities.payments.port import PaymentGateway
+from api.errors import APIError
+from api.security import user_id_from_token
+from config import Settings
+from db.engine import Database
+from db.users import Account, get_account
+
+
+@dataclass(frozen=True, slots=True)
+class AppServices:
+    """What the API's lifespan wires once: the only place clients are constructed."""
+
+    settings: Settings
+    db: Database
+    temporal: Client
+    payments: PaymentGateway
+
+
+def _services(request: Request) -> AppServices:
+    services: AppServices = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[AppServices, Depends(_services)]
+
+
+def _settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+def _db(services: ServicesDep) -> Database:
+    return services.db
+
+
+def _temporal(services: ServicesDep) -> Client:
+    return services.temporal
+
+
+def _payments(services: ServicesDep) -> PaymentGateway:
+    return services.payments
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+DatabaseDep = Annotated[Database, Depends(_db)]
+TemporalDep = Annotated[Client, Depends(_temporal)]
+PaymentsDep = Annotated[PaymentGateway, Depends(_payments)]
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
+
+UNAUTHENTICATED = APIError(
+    401,
+    "not_authenticated",
+    "sign in first: send the access token from POST /auth/login as a Bearer token",
+    headers={"WWW-Authenticate": "Bearer"},
+)
+
+
+async def _current_user(
+    token: Annotated[str | None, Depends(_bearer)], settings: SettingsDep, db: DatabaseDep
+) -> Account:
+    if token is None:
+        raise UNAUTHENTICATED
+    user_id = user_id_from_token(token, settings)
+    account = None if user_id is None else await get_account(db, user_id)
+    if account is None:
+        raise APIError(
+            401,
+            "invalid_token",
+            "the access token is invalid or expired; sign in again",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return account
+
+
+CurrentUser = Annotated[Account, Depends(_current_user)]

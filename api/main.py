@@ -1,0 +1,47 @@
+"""Build the FastAPI app. Run it with `uvicorn --factory api.main:create_app`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from activities.payments import gateway_from_settings
+from api.deps import AppServices
+from api.errors import install_error_handlers
+from api.routes import appointments, auth, health, payments, sandbox
+from config import Settings, get_settings
+from db.engine import Database
+from workflows.client import connect
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database.from_settings(settings)
+        # Lazy: the API starts (and /health answers) even while Temporal is still coming up.
+        temporal = await connect(settings, lazy=True)
+        app.state.services = AppServices(
+            settings=settings,
+            db=db,
+            temporal=temporal,
+            payments=gateway_from_settings(settings, db),
+        )
+        yield
+        await db.dispose()
+
+    app = FastAPI(
+        title="Booking",
+        summary="Appointment booking where every booking is a durable Temporal workflow",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in (health.router, auth.router, appointments.router, payments.router):
+        app.include_router(router)
+    if settings.payment_gateway == "sandbox":
+        app.include_router(sandbox.router)
+    return app

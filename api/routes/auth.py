@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api.deps import CurrentUser, DatabaseDep, SettingsDep
+from api.errors import APIError
+from api.schemas import Token, UserCreate, UserPublic
+from api.security import create_access_token, hash_password, verify_password
+from db.users import EmailTaken, create_account, password_hash_of
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+# Verified when the email is unknown, so a wrong email costs as long as a wrong password.
+_DUMMY_HASH = hash_password("not-a-real-password")
+
+
+@router.post("/register", status_code=201, responses={409: {"description": "email taken"}})
+async def register(body: UserCreate, db: DatabaseDep) -> UserPublic:
+    """Create a customer or provider account."""
+    try:
+        account = await create_account(
+            db,
+            email=body.email,
+            password_hash=hash_password(body.password),
+            full_name=body.full_name,
+            phone=body.phone,
+            role=body.role,
+            now=datetime.now(UTC),
+            provider_timezone=body.timezone,
+            provider_display_name=body.display_name,
+        )
+    except EmailTaken as err:
+        raise APIError(409, "email_taken", "an account with this email already exists") from err
+    return UserPublic(**_fields(account))
+
+
+@router.post("/login", responses={401: {"description": "wrong email or password"}})
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DatabaseDep, settings: SettingsDep
+) -> Token:
+    """Exchange email (as `username`) and password for a bearer token."""
+    found = await password_hash_of(db, form.username)
+    password_ok = verify_password(found[1] if found else _DUMMY_HASH, form.password)
+    if found is None or not password_ok:
+        raise APIError(401, "invalid_credentials", "wrong email or password")
+    user_id, _, role = found
+    return Token(access_token=create_access_token(user_id, role, settings))
+
+
+@router.get("/me")
+async def me(user: CurrentUser) -> UserPublic:
+    """The signed-in account."""
+    return UserPublic(**_fields(user))
+
+
+def _fields(account: object) -> dict[str, object]:
+    return {name: getattr(account, name) for name in UserPublic.model_fields}

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from api.deps import DatabaseDep, TemporalDep
+
+router = APIRouter(tags=["health"])
+CHECK_TIMEOUT_SECONDS = 3
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/ready", responses={503: {"description": "a dependency is unreachable"}})
+async def ready(db: DatabaseDep, temporal: TemporalDep) -> JSONResponse:
+    """The database and Temporal are reachable."""
+    checks = {"database": "ok", "temporal": "ok"}
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS), db.session() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception as err:
+        checks["database"] = f"unreachable: {type(err).__name__}"
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            await temporal.service_client.check_health()
+    except Exception as err:
+        checks["temporal"] = f"unreachable: {type(err).__name__}"
+    ok = all(value == "ok" for value in checks.values())
+    return JSONResponse({"status": "ready" if ok else "not_ready", **checks}, 200 if ok else 503)
