@@ -1,0 +1,1 @@
+"""The stack as separate processes, for `make dev`, the e2e tests and the benchmark."""

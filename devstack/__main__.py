@@ -1,0 +1,94 @@
+"""`make dev`: migrate, seed, run the Temporal dev server, a worker and the API until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+
+from config import get_settings
+from db import seed
+from db.engine import Database
+from db.migrate import upgrade_to_head
+from devstack import processes
+from devstack.banner import banner, first_free_start
+
+ROOT = processes.ROOT
+DATA = ROOT / ".data"
+TEMPORAL_PORT, UI_PORT, API_PORT = 7233, 8233, 8000
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def _prepare() -> datetime:
+    settings = get_settings()
+    upgrade_to_head(settings)
+    db = Database.from_settings(settings)
+    try:
+        await seed.seed_demo(db)
+        return await first_free_start(db, datetime.now(UTC) + timedelta(days=1))
+    finally:
+        await db.dispose()
+
+
+def main() -> int:
+    taken = [port for port in (TEMPORAL_PORT, UI_PORT, API_PORT) if _port_taken(port)]
+    if taken:
+        print(f"ports {taken} are in use: is another `make dev` running? Stop it first.")
+        return 1
+    (DATA / "logs").mkdir(parents=True, exist_ok=True)
+    print("applying migrations and seeding demo data ...")
+    example_start = asyncio.run(_prepare())
+
+    env = {"TEMPORAL_ADDRESS": f"127.0.0.1:{TEMPORAL_PORT}"}
+    stack = [
+        processes.temporal_dev_server(
+            port=TEMPORAL_PORT,
+            ui_port=UI_PORT,
+            db_file=DATA / "temporal.db",
+            log=DATA / "logs" / "temporal.log",
+        )
+    ]
+    stopping = False
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        stack[0].start()
+        print("starting the Temporal dev server (log: .data/logs/temporal.log) ...")
+        processes.wait_for_port(TEMPORAL_PORT, stack[0], timeout=60)
+        worker = processes.worker(env).start()
+        stack.append(worker)
+        api = processes.api(API_PORT, env).start()
+        stack.append(api)
+        processes.wait_until_ready(f"http://127.0.0.1:{API_PORT}", api, timeout=60)
+        print(banner(API_PORT, UI_PORT, example_start))
+        while not stopping:
+            dead = [p.name for p in stack if not p.running]
+            if dead:
+                print(f"{', '.join(dead)} exited; stopping the stack")
+                return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        print("\nstopping the API, the worker and the Temporal server ...")
+        for process in reversed(stack):
+            process.stop()
+        print("stopped; nothing is left running.")
+
+
+if __name__ == "__main__":
+    os.chdir(ROOT)
+    sys.exit(main())
