@@ -1,0 +1,250 @@
+"""Booking over HTTP: the real app and a real worker on the time-skipping server."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+
+from activities.payments import events
+from db import bookings
+from domain.booking_state import BookingStatus
+from tests.factories import future_local, make_provider
+from tests.integration.api_helpers import assert_error, sign_up
+from tests.temporal_fixtures import Saga
+
+
+async def _book(
+    api: httpx.AsyncClient, headers: dict[str, str], service_id: object, start: str
+) -> httpx.Response:
+    return await api.post(
+        "/appointments", json={"service_id": str(service_id), "start": start}, headers=headers
+    )
+
+
+async def test_book_pay_and_read_the_confirmed_booking(api: httpx.AsyncClient, saga: Saga) -> None:
+    provider = await make_provider(saga.db)
+    customer = await sign_up(api)
+    start = future_local(provider.timezone)
+
+    booked = await _book(api, customer, provider.service_id, start.isoformat())
+    assert booked.status_code == 201, booked.text
+    body = booked.json()
+    assert body["status"] == "awaiting_payment"
+    assert body["price"] == {"amount": 5000, "currency": "USD"}
+    assert body["hold_expires_at"] is not None
+    assert body["payment"]["gateway"] == "sandbox" and body["payment"]["client_secret"]
+
+    paid = await api.post(f"/sandbox/payments/{body['payment']['intent_id']}/succeed")
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["webhook"]["status_code"] == 200
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        read = await api.get(f"/appointments/{body['id']}", headers=customer)
+        if read.json()["status"] == "confirmed":
+            break
+    assert read.status_code == 200 and read.json()["status"] == "confirmed", read.text
+    assert read.json()["payment"]["status"] == "succeeded"
+
+
+async def test_times_are_answered_in_the_zone_the_customer_asks_for(
+    api: httpx.AsyncClient, saga: Saga
+) -> None:
+    provider = await make_provider(saga.db)
+    customer = await sign_up(api)
+    start = future_local(provider.timezone)
+    booked = await api.post(
+        "/appointments",
+        json={
+            "service_id": str(provider.service_id),
+            "start": start.isoformat(),
+            "timezone": "Asia/Tokyo",
+        },
+        headers=customer,
+    )
+    assert booked.status_code == 201, booked.text
+    shown = booked.json()["start"]
+    assert shown.endswith("+09:00")
+    from datetime import datetime
+
+    assert datetime.fromisoformat(shown) == start
+
+
+async def test_a_second_booking_of_the_same_slot_gets_409(
+    api: httpx.AsyncClient, saga: Saga
+) -> None:
+    provider = await make_provider(saga.db)
+    start = future_local(provider.timezone).isoformat()
+    first = await _book(api, await sign_up(api), provider.service_id, start)
+    assert first.status_code == 201
+    second = await _book(api, await sign_up(api), provider.service_id, start)
+    assert_error(second, 409, "slot_unavailable")
+
+
+async def test_another_customers_booking_is_not_found(api: httpx.AsyncClient, saga: Saga) -> None:
+    provider = await make_provider(saga.db)
+    owner = await sign_up(api)
+    booked = await _book(
+        api, owner, provider.service_id, future_local(provider.timezone).isoformat()
+    )
+    stranger = await sign_up(api)
+    assert_error(
+        await api.get(f"/appointments/{booked.json()['id']}", headers=stranger),
+        404,
+        "appointment_not_found",
+    )
+    assert (await api.get(f"/appointments/{booked.json()['id']}", headers=owner)).status_code == 200
+
+
+async def test_bad_booking_requests_get_clear_4xx(api: httpx.AsyncClient, saga: Saga) -> None:
+    provider = await make_provider(saga.db)
+    customer = await sign_up(api)
+    service = str(provider.service_id)
+    assert_error(
+        await api.post(
+            "/appointments", json={"service_id": service, "start": "2030-01-07T10:00:00-05:00"}
+        ),
+        401,
+        "not_authenticated",
+    )
+    naive = assert_error(
+        await _book(api, customer, service, "2030-01-07T10:00:00"), 422, "validation_error"
+    )
+    assert "start" in naive["detail"] and "timezone" in naive["detail"]
+    assert_error(await _book(api, customer, service, "next tuesday"), 422, "validation_error")
+    assert_error(
+        await _book(api, customer, "not-a-uuid", "2030-01-07T10:00:00-05:00"),
+        422,
+        "validation_error",
+    )
+    assert_error(
+        await _book(
+            api, customer, "00000000-0000-4000-8000-000000000000", "2030-01-07T10:00:00-05:00"
+        ),
+        404,
+        "service_not_found",
+    )
+    zone = await api.post(
+        "/appointments",
+        json={
+            "service_id": service,
+            "start": "2030-01-07T10:00:00-05:00",
+            "timezone": "Mars/Olympus",
+        },
+        headers=customer,
+    )
+    assert "Mars/Olympus" in assert_error(zone, 422, "validation_error")["detail"]
+    assert_error(
+        await api.post(
+            "/appointments",
+            content=b"{not json",
+            headers=customer | {"Content-Type": "application/json"},
+        ),
+        422,
+        "validation_error",
+    )
+    assert_error(
+        await api.get("/appointments/not-a-uuid", headers=customer), 422, "validation_error"
+    )
+    assert_error(
+        await api.get("/appointments/00000000-0000-4000-8000-000000000000", headers=customer),
+        404,
+        "appointment_not_found",
+    )
+    assert_error(
+        await api.get(
+            "/appointments/00000000-0000-4000-8000-000000000000",
+            headers={"Authorization": "Bearer forged"},
+        ),
+        401,
+        "invalid_token",
+    )
+
+
+async def test_forged_or_malformed_webhooks_get_400_and_change_nothing(
+    api: httpx.AsyncClient, saga: Saga, settings: object
+) -> None:
+    provider = await make_provider(saga.db)
+    customer = await sign_up(api)
+    booked = (
+        await _book(api, customer, provider.service_id, future_local(provider.timezone).isoformat())
+    ).json()
+    intent = booked["payment"]["intent_id"]
+    paid_intent = {
+        "id": intent,
+        "amount": 5000,
+        "currency": "usd",
+        "metadata": {"booking_id": booked["id"]},
+    }
+    event = {
+        "id": "evt_forged",
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "data": {"object": paid_intent},
+    }
+    payload = json.dumps(event).encode()
+    wrong_secret = events.sign(payload, "whsec_attacker")
+    stale = events.sign(payload, "whsec_dev_only_not_secret", timestamp=int(time.time()) - 3600)
+
+    for headers in (
+        {},
+        {"Stripe-Signature": wrong_secret},
+        {"Stripe-Signature": stale},
+        {"Stripe-Signature": "garbage"},
+    ):
+        assert_error(
+            await api.post("/payments/webhook", content=payload, headers=headers),
+            400,
+            "invalid_webhook",
+        )
+    # Correctly signed but not an event, or an event missing its booking: still refused.
+    for body in (b"[1, 2]", json.dumps({**event, "data": {"object": {"id": intent}}}).encode()):
+        signed = events.sign(body, "whsec_dev_only_not_secret")
+        assert_error(
+            await api.post("/payments/webhook", content=body, headers={"Stripe-Signature": signed}),
+            400,
+            "invalid_webhook",
+        )
+
+    state = await bookings.get_booking(saga.db, __import__("uuid").UUID(booked["id"]))
+    assert state is not None and state.status == BookingStatus.AWAITING_PAYMENT
+    assert (await api.get(f"/appointments/{booked['id']}", headers=customer)).json()[
+        "status"
+    ] == "awaiting_payment"
+
+
+async def test_a_signed_event_of_another_type_is_acknowledged_and_ignored(
+    api: httpx.AsyncClient,
+) -> None:
+    body = json.dumps(
+        {"id": "evt_1", "object": "event", "type": "customer.created", "data": {"object": {}}}
+    ).encode()
+    response = await api.post(
+        "/payments/webhook",
+        content=body,
+        headers={"Stripe-Signature": events.sign(body, "whsec_dev_only_not_secret")},
+    )
+    assert response.status_code == 200 and response.json()["handled"] is False
+
+
+async def test_the_sandbox_checkout_refuses_unknown_and_already_paid_intents(
+    api: httpx.AsyncClient, saga: Saga
+) -> None:
+    provider = await make_provider(saga.db)
+    customer = await sign_up(api)
+    booked = (
+        await _book(api, customer, provider.service_id, future_local(provider.timezone).isoformat())
+    ).json()
+    intent = booked["payment"]["intent_id"]
+    assert (await api.post(f"/sandbox/payments/{intent}/succeed")).status_code == 200
+    assert_error(await api.post(f"/sandbox/payments/{intent}/succeed"), 409, "payment_not_payable")
+    assert_error(await api.post("/sandbox/payments/pi_nope/succeed"), 404, "payment_not_found")
+
+
+async def test_health_and_readiness(api: httpx.AsyncClient) -> None:
+    assert (await api.get("/health")).json() == {"status": "ok"}
+    ready = await api.get("/ready")
+    assert ready.status_code == 200, ready.text
+    assert ready.json() == {"status": "ready", "database": "ok", "temporal": "ok"}

@@ -1,0 +1,89 @@
+"""A time-skipping Temporal test server and a worker running the real activities on a real database.
+
+Each test gets its own server: skipped time is global to a server, and one test's skip must not
+move another test's clock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.booking import BookingActivities
+from activities.payments.sandbox import SandboxPaymentGateway
+from api.main import create_app
+from config import Settings
+from db.engine import Database
+from devstack.binaries import temporal_test_server
+from workflows import search_attributes
+from workflows.booking import BookingWorkflow
+
+
+async def register_search_attributes(client: Client) -> None:
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={key.name: key.indexed_value_type for key in search_attributes.ALL},
+        )
+    )
+
+
+@pytest.fixture
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=temporal_test_server(),
+    )
+    await register_search_attributes(env.client)
+    async with env:
+        yield env
+
+
+@dataclass
+class Saga:
+    env: WorkflowEnvironment
+    client: Client
+    task_queue: str
+    db: Database
+    payments: SandboxPaymentGateway
+
+
+@pytest.fixture
+async def saga(
+    time_skipping_env: WorkflowEnvironment, db: Database, settings: Settings
+) -> AsyncIterator[Saga]:
+    payments = SandboxPaymentGateway(db, settings.payment_webhook_secret.get_secret_value())
+    task_queue = f"bookings-{uuid.uuid4()}"
+    worker = Worker(
+        time_skipping_env.client,
+        task_queue=task_queue,
+        workflows=[BookingWorkflow],
+        activities=BookingActivities(db, payments).all(),
+    )
+    async with worker:
+        yield Saga(time_skipping_env, time_skipping_env.client, task_queue, db, payments)
+
+
+@pytest.fixture
+async def api(saga: Saga, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app (lifespan and all) talking to the test server, served in-process."""
+    app_settings = settings.model_copy(
+        update={
+            "temporal_address": saga.client.service_client.config.target_host,
+            "temporal_task_queue": saga.task_queue,
+        }
+    )
+    app = create_app(app_settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+            yield client

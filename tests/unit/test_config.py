@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from config import DEV_JWT_SECRET, DEV_WEBHOOK_SECRET, Settings
+
+
+@pytest.fixture(autouse=True)
+def _no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about defaults and validation, not about the machine's environment."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+def _settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+def test_development_runs_on_the_shipped_defaults() -> None:
+    settings = _settings()
+    assert settings.is_sqlite
+    assert settings.async_database_url == "sqlite+aiosqlite:///.data/app.db"
+    assert settings.payment_timeout_seconds == 15 * 60
+
+
+@pytest.mark.parametrize(
+    ("url", "async_url", "sync_url"),
+    [
+        (
+            "postgresql://u@h:5432/db",
+            "postgresql+psycopg://u@h:5432/db",
+            "postgresql+psycopg://u@h:5432/db",
+        ),
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("sqlite:////tmp/x.db", "sqlite+aiosqlite:////tmp/x.db", "sqlite+pysqlite:////tmp/x.db"),
+    ],
+)
+def test_one_database_url_serves_the_app_and_alembic(
+    url: str, async_url: str, sync_url: str
+) -> None:
+    settings = _settings(database_url=url)
+    assert (settings.async_database_url, settings.sync_database_url) == (async_url, sync_url)
+
+
+@pytest.mark.parametrize(
+    "secrets",
+    [
+        {},
+        {"jwt_secret": "real-secret-value-xyz"},
+        {"payment_webhook_secret": "whsec_real"},
+        {"payment_webhook_secret": DEV_WEBHOOK_SECRET, "jwt_secret": "real-secret-value-xyz"},
+        {"payment_webhook_secret": "whsec_real", "jwt_secret": DEV_JWT_SECRET},
+    ],
+)
+def test_production_refuses_placeholder_secrets(secrets: dict[str, str]) -> None:
+    with pytest.raises(ValidationError, match="must be set to a real secret"):
+        _settings(environment="production", **secrets)
+
+
+def test_production_with_real_secrets_is_accepted() -> None:
+    settings = _settings(
+        environment="production",
+        payment_webhook_secret="whsec_real",
+        jwt_secret="real-secret-value-xyz",
+    )
+    assert settings.environment == "production"
+
+
+def test_an_unknown_database_is_refused() -> None:
+    with pytest.raises(ValidationError, match="DATABASE_URL"):
+        _settings(database_url="mysql://root@localhost/db")

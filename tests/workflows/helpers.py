@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from temporalio.client import WorkflowHandle
+
+from domain.booking_state import BookingStatus
+from tests.factories import ProviderFixture
+from tests.temporal_fixtures import Saga
+from workflows import search_attributes
+from workflows.booking import BookingWorkflow
+from workflows.client import workflow_id
+from workflows.models import BookingInput, BookingOutcome, BookingState
+
+T = TypeVar("T")
+BookingHandle = WorkflowHandle[BookingWorkflow, BookingOutcome]
+
+
+def booking_input(
+    provider: ProviderFixture,
+    customer_id: uuid.UUID,
+    start: datetime,
+    payment_timeout: timedelta = timedelta(minutes=15),
+) -> BookingInput:
+    return BookingInput(
+        booking_id=uuid.uuid4(),
+        provider_id=provider.provider_id,
+        service_id=provider.service_id,
+        customer_id=customer_id,
+        start=start,
+        payment_timeout=payment_timeout,
+    )
+
+
+async def start_booking(saga: Saga, booking: BookingInput) -> tuple[BookingHandle, BookingState]:
+    handle = await saga.client.start_workflow(
+        BookingWorkflow.run,
+        booking,
+        id=workflow_id(booking.booking_id),
+        task_queue=saga.task_queue,
+        search_attributes=search_attributes.initial(
+            status="requested",
+            provider_id=booking.provider_id,
+            service_id=booking.service_id,
+            start=booking.start,
+        ),
+    )
+    state = await handle.execute_update(BookingWorkflow.wait_until_held)
+    return handle, state
+
+
+async def pay(saga: Saga, handle: BookingHandle, state: BookingState, *, succeed: bool) -> None:
+    """Pay at the sandbox checkout and deliver its verified webhook event as the API would."""
+    assert state.payment is not None
+    payload, signature = await saga.payments.checkout(state.payment.id, succeed=succeed)
+    event = saga.payments.parse_webhook(payload, signature)
+    assert event is not None
+    signal = BookingWorkflow.payment_succeeded if succeed else BookingWorkflow.payment_failed
+    await handle.signal(signal, event)
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], within: float = 10
+) -> T:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        value = await probe()
+        if done(value) or asyncio.get_running_loop().time() > deadline:
+            return value
+        await asyncio.sleep(0.05)
+
+
+async def status_becomes(handle: BookingHandle, status: BookingStatus) -> BookingState:
+    state = await eventually(
+        lambda: handle.query(BookingWorkflow.state), lambda s: s.status == status
+    )
+    assert state.status == status, state
+    return state
