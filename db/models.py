@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
     String,
     Time,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -177,13 +179,69 @@ class SandboxPaymentIntent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ScheduleOverride(Base):
+    """Other hours on one local date: rows with times replace that weekday's hours; a row
+    without times closes the date."""
+
+    __tablename__ = "schedule_overrides"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("provider_profiles.id"))
+    day: Mapped[date] = mapped_column(Date)
+    start_time: Mapped[time | None] = mapped_column(Time)
+    end_time: Mapped[time | None] = mapped_column(Time)
+
+    __table_args__ = (
+        Index("ix_schedule_overrides_provider_day", "provider_id", "day"),
+        CheckConstraint(
+            "(start_time IS NULL) = (end_time IS NULL)", name="ck_schedule_overrides_times"
+        ),
+    )
+
+
+class Holiday(Base):
+    __tablename__ = "holidays"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("provider_profiles.id"))
+    day: Mapped[date] = mapped_column(Date)
+    name: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (UniqueConstraint("provider_id", "day", name="uq_holidays_provider_day"),)
+
+
+class ExternalBusyBlock(Base):
+    """Time the provider's own calendars (Google, Outlook) say is busy; calendar sync fills it."""
+
+    __tablename__ = "external_busy_blocks"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("provider_profiles.id"))
+    source: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(255))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_external_busy_blocks_provider_start", "provider_id", "start_at"),
+        UniqueConstraint(
+            "provider_id", "source", "external_id", name="uq_external_busy_blocks_event"
+        ),
+        CheckConstraint("end_at > start_at", name="ck_external_busy_blocks_order"),
+    )
+
+
 __all__ = [
     "Appointment",
     "Base",
+    "ExternalBusyBlock",
+    "Holiday",
     "Notification",
     "PaymentTransaction",
     "ProviderProfile",
     "SandboxPaymentIntent",
+    "ScheduleOverride",
     "Service",
     "User",
     "WorkingHours",
