@@ -1,28 +1,32 @@
 """Free appointment slots from a provider's scheduling rules: pure rules, no I/O, no clock.
 
-Decisions (every datetime returned is aware UTC; naive datetimes passed in are a ValueError):
+Datetimes passed in may be in any zone (they are compared as instants); a naive one is a
+ValueError. Everything returned is aware UTC. Decisions:
 
 1. Rules are expanded per local date in the provider's zone: for each local date the window
    touches, the date's hours come from (first match) holidays -> closed, overrides -> those hours
    (empty = closed), weekly -> that weekday's hours (missing = closed). Each interval boundary is
-   resolved to a UTC instant with zoneinfo, so a DST change moves UTC instants, never local hours.
+   resolved to a UTC instant with zoneinfo, so a DST change moves UTC instants, never local hours
+   (09:00-17:00 stays 09:00-17:00 local on both sides of a change).
 2. A boundary in a spring-forward gap (a local time that does not exist) moves to the first instant
    after the gap (America/New_York 2026-03-08 02:30 -> 03:00 EDT = 07:00Z). A boundary in a
    fall-back repeat (a local time that exists twice) takes the first occurrence (fold=0). An end
-   of 00:00 is the next local date's midnight, resolved the same way. local_day_bounds uses the
-   same resolution, so a DST day is 23 or 25 hours long.
+   of 00:00 is the next local date's midnight, resolved the same way. local_day_bounds resolves
+   midnights the same way, so a DST day is 23 or 25 hours long (23.5 or 24.5 at Lord Howe).
 3. Slot starts step from each working interval's start in elapsed time: interval_start +
    k * slot_interval while start + duration <= interval_end. Every slot is a real instant, none is
    duplicated or nonexistent, and a duration is real elapsed time (2 hours from 01:00 EST on
    2026-03-08 ends at 04:00 EDT). After a break the grid restarts at the next interval's start.
    In a repeated hour the grid goes on in elapsed time, so both 01:30 EDT and 01:30 EST are
-   offered (as two distinct instants) when the hours cover them.
+   offered (two distinct instants) when the hours cover them.
 4. The appointment [start, start + duration) lies inside one working interval; its buffers may
    reach outside working hours, but its blocked span [start - buffer_before,
    start + duration + buffer_after) must not overlap any Busy span (half-open: touching is fine;
    an empty span [t, t) overlaps nothing).
 5. now + min_notice <= start <= now + horizon, so nothing in the past is ever offered.
 6. max_per_day: a provider-local date that already has max_per_day booked starts offers nothing.
+   An instant's local date is the date whose local midnights (as in 2.) enclose it: its
+   wall-clock date in the provider's zone.
 7. check_slot checks in this order and reports the first failure: outside_working_hours, off_grid,
    too_soon, beyond_horizon, daily_limit_reached (SlotNotBookable), then busy (SlotTaken).
    check_slot(start) succeeds exactly for the starts free_slots returns.
