@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     temporal_task_queue: str = "bookings"
 
     payment_timeout_seconds: int = Field(default=15 * 60, gt=0)
+    approval_timeout_hours: int = Field(default=48, gt=0)
     payment_gateway: Literal["sandbox", "stripe"] = "sandbox"
     payment_webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
     stripe_api_key: SecretStr | None = None

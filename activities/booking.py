@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.payments.port import PaymentGateway
 from db import bookings
@@ -15,6 +15,7 @@ from db.engine import Database
 from domain.availability import SlotNotBookable, SlotTaken
 from workflows.errors import HOLD_LOST, SLOT_NOT_BOOKABLE, SLOT_UNAVAILABLE
 from workflows.models import (
+    ApprovalWait,
     BookingRef,
     ConfirmRequest,
     Hold,
@@ -44,17 +45,20 @@ class BookingActivities:
         try:
             return await bookings.hold_slot(self._db, request, now=self._clock())
         except SlotTaken as err:
-            raise ApplicationError(
-                err.detail, err.code, type=SLOT_UNAVAILABLE, non_retryable=True
-            ) from err
+            raise _refused(err.detail, err.code, SLOT_UNAVAILABLE) from err
         except SlotNotBookable as err:
-            raise ApplicationError(
-                err.detail, err.code, type=SLOT_NOT_BOOKABLE, non_retryable=True
-            ) from err
+            raise _refused(err.detail, err.code, SLOT_NOT_BOOKABLE) from err
 
     @activity.defn
-    async def release_hold(self, request: ReleaseRequest) -> bool:
-        return await bookings.release_hold(self._db, request, now=self._clock())
+    async def release_slot(self, request: ReleaseRequest) -> bool:
+        return await bookings.release_slot(self._db, request, now=self._clock())
+
+    @activity.defn
+    async def await_approval(self, request: ApprovalWait) -> None:
+        try:
+            await bookings.await_approval(self._db, request, now=self._clock())
+        except bookings.HoldLost as err:
+            raise _hold_lost(err) from err
 
     @activity.defn
     async def create_payment_intent(self, request: PaymentIntentRequest) -> PaymentIntent:
@@ -77,9 +81,7 @@ class BookingActivities:
                 self._db, request.booking_id, request.intent_id, now=self._clock()
             )
         except bookings.HoldLost as err:
-            raise ApplicationError(
-                str(err), err.status, type=HOLD_LOST, non_retryable=True
-            ) from err
+            raise _hold_lost(err) from err
 
     @activity.defn
     async def complete_booking(self, request: BookingRef) -> bool:
@@ -88,9 +90,25 @@ class BookingActivities:
     def all(self) -> list[Callable[..., Any]]:
         return [
             self.hold_slot,
-            self.release_hold,
+            self.release_slot,
+            self.await_approval,
             self.create_payment_intent,
             self.void_payment,
             self.confirm_booking,
             self.complete_booking,
         ]
+
+
+def _hold_lost(err: bookings.HoldLost) -> ApplicationError:
+    return _refused(str(err), err.status, HOLD_LOST)
+
+
+def _refused(message: str, code: str, error_type: str) -> ApplicationError:
+    # A business outcome the workflow handles, not a fault: benign keeps it out of error logs.
+    return ApplicationError(
+        message,
+        code,
+        type=error_type,
+        non_retryable=True,
+        category=ApplicationErrorCategory.BENIGN,
+    )

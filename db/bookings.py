@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.engine import Database
 from db.models import Appointment, PaymentTransaction, ProviderProfile, Service
-from domain.availability import SlotNotBookable, SlotTaken
+from db.schedule import load_context, rules_of, service_with_provider
+from domain.availability import SlotNotBookable, SlotTaken, blocked_span, check_slot
 from domain.booking_state import ACTIVE_STATUSES, HOLD_STATUSES, BookingStatus
 from workflows.models import (
+    ApprovalWait,
     BookingState,
     Hold,
     HoldRequest,
@@ -45,31 +48,48 @@ class HoldLost(Exception):
 async def hold_slot(db: Database, request: HoldRequest, *, now: datetime) -> Hold:
     """Hold the requested slot for the booking, or raise SlotTaken / SlotNotBookable.
 
-    Idempotent: a retried attempt for the same booking returns the hold it already made.
+    The provider's rules are checked again here, inside the transaction that writes the hold:
+    not only free, but in working hours, on the grid, after the notice, inside the horizon and
+    under the daily maximum. Idempotent: a retried attempt returns the hold it already made.
     """
     try:
         async with db.serialized() as session:
+            service, provider = await _service_of(session, request)
             existing = await session.get(Appointment, request.booking_id)
             if existing is not None:
-                return _hold(existing)
-            service, provider = await _service_of(session, request)
-            start = request.start
-            end = start + timedelta(minutes=service.duration_minutes)
-            blocked_start = start - timedelta(minutes=service.buffer_before_minutes)
-            blocked_end = end + timedelta(minutes=service.buffer_after_minutes)
-            await _expire_lapsed_holds(session, provider.id, blocked_start, blocked_end, now)
-            if await _overlaps_active(session, provider.id, blocked_start, blocked_end):
-                raise SlotTaken()
+                return _hold(existing, provider)
+            # Holds of one provider run one at a time, so rules the overlap constraint cannot
+            # express (the daily maximum, external busy time) hold under concurrency too.
+            await session.execute(
+                select(ProviderProfile.id)
+                .where(ProviderProfile.id == provider.id)
+                .with_for_update()
+            )
+            start = request.start.astimezone(UTC)
+            rules = rules_of(service)
+            span = blocked_span(start, rules)
+            await _expire_lapsed_holds(session, provider.id, span.start, span.end, now)
+            context = await load_context(
+                session, provider, service, start, start + rules.duration, now
+            )
+            slot = check_slot(
+                context.schedule,
+                context.rules,
+                start=start,
+                busy=context.busy,
+                booked_starts=context.booked_starts,
+                now=now,
+            )
             status = _initial_status(service, provider)
             appointment = Appointment(
                 id=request.booking_id,
                 provider_id=provider.id,
                 service_id=service.id,
                 customer_id=request.customer_id,
-                start_at=start,
-                end_at=end,
-                blocked_start=blocked_start,
-                blocked_end=blocked_end,
+                start_at=slot.start,
+                end_at=slot.end,
+                blocked_start=span.start,
+                blocked_end=span.end,
                 status=status,
                 hold_expires_at=request.payment_deadline
                 if status == BookingStatus.AWAITING_PAYMENT
@@ -82,7 +102,7 @@ async def hold_slot(db: Database, request: HoldRequest, *, now: datetime) -> Hol
             )
             session.add(appointment)
             await session.flush()
-            return _hold(appointment)
+            return _hold(appointment, provider)
     except IntegrityError as err:
         # The database's own overlap guard: a concurrent hold won the race for this slot.
         if is_overlap_violation(err):
@@ -90,16 +110,36 @@ async def hold_slot(db: Database, request: HoldRequest, *, now: datetime) -> Hol
         raise
 
 
-async def release_hold(db: Database, request: ReleaseRequest, *, now: datetime) -> bool:
-    """End a hold that did not become a booking; False if it was no longer held (idempotent)."""
+async def release_slot(db: Database, request: ReleaseRequest, *, now: datetime) -> bool:
+    """End a booking that occupies its slot (a hold or a confirmed one) with the given status.
+
+    False if it no longer occupied it, so the undo step can run any number of times.
+    """
     async with db.serialized() as session:
         result = await session.execute(
             update(Appointment)
             .where(Appointment.id == request.booking_id)
-            .where(Appointment.status.in_(HOLD_STATUSES))
-            .values(status=request.status, cancel_reason=request.reason, updated_at=now)
+            .where(Appointment.status.in_(ACTIVE_STATUSES))
+            .values(
+                status=request.status,
+                cancel_reason=request.reason,
+                hold_expires_at=None,
+                updated_at=now,
+            )
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def await_approval(db: Database, wait: ApprovalWait, *, now: datetime) -> None:
+    """Keep the hold until the provider decides; a paid intent is recorded as succeeded."""
+    async with db.serialized() as session:
+        appointment = await session.get(Appointment, wait.booking_id)
+        if appointment is None or appointment.status not in HOLD_STATUSES:
+            raise HoldLost(appointment.status if appointment else "missing")
+        appointment.status = BookingStatus.AWAITING_APPROVAL
+        appointment.hold_expires_at = wait.deadline
+        appointment.updated_at = now
+        await _payment_succeeded(session, wait.intent_id, now)
 
 
 async def confirm_booking(
@@ -117,12 +157,16 @@ async def confirm_booking(
         appointment.status = BookingStatus.CONFIRMED
         appointment.hold_expires_at = None
         appointment.updated_at = now
-        if intent_id is not None:
-            await session.execute(
-                update(PaymentTransaction)
-                .where(PaymentTransaction.intent_id == intent_id)
-                .values(status="succeeded", updated_at=now)
-            )
+        await _payment_succeeded(session, intent_id, now)
+
+
+async def _payment_succeeded(session: AsyncSession, intent_id: str | None, now: datetime) -> None:
+    if intent_id is not None:
+        await session.execute(
+            update(PaymentTransaction)
+            .where(PaymentTransaction.intent_id == intent_id)
+            .values(status="succeeded", updated_at=now)
+        )
 
 
 async def record_payment_intent(
@@ -163,49 +207,90 @@ async def get_booking(db: Database, booking_id: UUID) -> BookingState | None:
         appointment = await session.get(Appointment, booking_id)
         if appointment is None:
             return None
-        payment = await session.scalar(
+        payments = await _latest_payments(session, [booking_id])
+    return _state(appointment, payments.get(booking_id))
+
+
+async def list_bookings(
+    db: Database,
+    *,
+    customer_id: UUID | None = None,
+    provider_id: UUID | None = None,
+    statuses: Sequence[BookingStatus] = (),
+    start_from: datetime | None = None,
+    start_to: datetime | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> tuple[list[BookingState], int]:
+    """One page of bookings by start time, filtered; with the count of all that match."""
+    query = select(Appointment)
+    if customer_id is not None:
+        query = query.where(Appointment.customer_id == customer_id)
+    if provider_id is not None:
+        query = query.where(Appointment.provider_id == provider_id)
+    if statuses:
+        query = query.where(Appointment.status.in_(statuses))
+    if start_from is not None:
+        query = query.where(Appointment.start_at >= start_from)
+    if start_to is not None:
+        query = query.where(Appointment.start_at < start_to)
+    async with db.session() as session:
+        total = await session.scalar(select(func.count()).select_from(query.subquery()))
+        page = list(
+            await session.scalars(
+                query.order_by(Appointment.start_at, Appointment.id).limit(limit).offset(offset)
+            )
+        )
+        payments = await _latest_payments(session, [a.id for a in page])
+    return [_state(a, payments.get(a.id)) for a in page], total or 0
+
+
+async def _latest_payments(
+    session: AsyncSession, booking_ids: Sequence[UUID]
+) -> dict[UUID, PaymentTransaction]:
+    latest: dict[UUID, PaymentTransaction] = {}
+    if booking_ids:
+        for payment in await session.scalars(
             select(PaymentTransaction)
-            .where(PaymentTransaction.appointment_id == booking_id)
-            .order_by(PaymentTransaction.created_at.desc())
-            .limit(1)
-        )
-        return BookingState(
-            booking_id=appointment.id,
-            status=BookingStatus(appointment.status),
-            provider_id=appointment.provider_id,
-            service_id=appointment.service_id,
-            customer_id=appointment.customer_id,
-            start=appointment.start_at,
-            end=appointment.end_at,
-            price=Money(amount=appointment.price_amount, currency=appointment.currency),
-            hold_expires_at=appointment.hold_expires_at,
-            payment=None
-            if payment is None
-            else PaymentIntent(
-                id=payment.intent_id,
-                client_secret="",
-                amount=payment.amount,
-                currency=payment.currency,
-                status=payment.status,
-                gateway=payment.gateway,
-            ),
-            reason=appointment.cancel_reason,
-        )
+            .where(PaymentTransaction.appointment_id.in_(booking_ids))
+            .order_by(PaymentTransaction.created_at)
+        ):
+            latest[payment.appointment_id] = payment
+    return latest
+
+
+def _state(appointment: Appointment, payment: PaymentTransaction | None) -> BookingState:
+    return BookingState(
+        booking_id=appointment.id,
+        status=BookingStatus(appointment.status),
+        provider_id=appointment.provider_id,
+        service_id=appointment.service_id,
+        customer_id=appointment.customer_id,
+        start=appointment.start_at,
+        end=appointment.end_at,
+        price=Money(amount=appointment.price_amount, currency=appointment.currency),
+        hold_expires_at=appointment.hold_expires_at,
+        payment=None
+        if payment is None
+        else PaymentIntent(
+            id=payment.intent_id,
+            client_secret="",
+            amount=payment.amount,
+            currency=payment.currency,
+            status=payment.status,
+            gateway=payment.gateway,
+        ),
+        reason=appointment.cancel_reason,
+    )
 
 
 async def _service_of(
     session: AsyncSession, request: HoldRequest
 ) -> tuple[Service, ProviderProfile]:
-    row = (
-        await session.execute(
-            select(Service, ProviderProfile)
-            .join(ProviderProfile, Service.provider_id == ProviderProfile.id)
-            .where(Service.id == request.service_id)
-        )
-    ).first()
-    if row is None or not row[0].active or row[1].id != request.provider_id:
+    found = await service_with_provider(session, request.service_id)
+    if found is None or not found[0].active or found[1].id != request.provider_id:
         raise SlotNotBookable("unknown_service", "this provider offers no such service")
-    return row[0], row[1]
+    return found
 
 
 async def _expire_lapsed_holds(
@@ -227,27 +312,13 @@ async def _expire_lapsed_holds(
     )
 
 
-async def _overlaps_active(
-    session: AsyncSession, provider_id: UUID, blocked_start: datetime, blocked_end: datetime
-) -> bool:
-    found = await session.scalar(
-        select(Appointment.id)
-        .where(Appointment.provider_id == provider_id)
-        .where(Appointment.status.in_(ACTIVE_STATUSES))
-        .where(Appointment.blocked_start < blocked_end)
-        .where(Appointment.blocked_end > blocked_start)
-        .limit(1)
-    )
-    return found is not None
-
-
 def _initial_status(service: Service, provider: ProviderProfile) -> BookingStatus:
     if service.price_amount > 0:
         return BookingStatus.AWAITING_PAYMENT
     return BookingStatus.CONFIRMED if provider.auto_confirm else BookingStatus.AWAITING_APPROVAL
 
 
-def _hold(appointment: Appointment) -> Hold:
+def _hold(appointment: Appointment, provider: ProviderProfile) -> Hold:
     return Hold(
         booking_id=appointment.id,
         start=appointment.start_at,
@@ -255,6 +326,7 @@ def _hold(appointment: Appointment) -> Hold:
         price=Money(amount=appointment.price_amount, currency=appointment.currency),
         status=BookingStatus(appointment.status),
         hold_expires_at=appointment.hold_expires_at,
+        needs_approval=not provider.auto_confirm,
     )
 
 

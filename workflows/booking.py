@@ -1,4 +1,9 @@
-"""The booking saga: hold the slot, collect payment, confirm; undo in reverse when it ends early."""
+"""The booking saga: hold the slot, collect payment, get approval, confirm, see it through.
+
+Every step that changes the world registers its undo before it runs; when the booking ends
+early (timeout, declined card, provider's decline, cancellation, failure) the undos run in
+reverse: cancel or refund the payment, then release the slot.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +17,19 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.booking import BookingActivities
-    from domain.booking_state import BookingStatus
+    from domain.booking_state import ACTIVE_STATUSES, TERMINAL_STATUSES, BookingStatus
+    from domain.cancellation import refund_on_cancel
     from workflows import search_attributes
     from workflows.errors import HOLD_LOST, NON_RETRYABLE, SLOT_NOT_BOOKABLE, SLOT_UNAVAILABLE
     from workflows.models import (
+        ApprovalWait,
         BookingInput,
         BookingOutcome,
         BookingRef,
         BookingState,
+        CancelRequest,
         ConfirmRequest,
+        Decision,
         Hold,
         HoldRequest,
         PaymentEvent,
@@ -45,6 +54,8 @@ DURABLE_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=1),
     non_retryable_error_types=NON_RETRYABLE,
 )
+NOT_CANCELLABLE = "NotCancellable"
+NOT_AWAITING_APPROVAL = "NotAwaitingApproval"
 
 Undo = Callable[[], Awaitable[None]]
 
@@ -67,6 +78,9 @@ class BookingWorkflow:
         self._hold: Hold | None = None
         self._payment: PaymentIntent | None = None
         self._payment_events: list[PaymentEvent] = []
+        self._cancel: CancelRequest | None = None
+        self._decision: tuple[bool, Decision] | None = None
+        self._keep_payment = False
         self._reason: str | None = None
         self._refusal: ApplicationError | None = None
         self._ending = BookingStatus.CANCELLED
@@ -79,6 +93,7 @@ class BookingWorkflow:
             await self._hold_slot(undo)
             if self._hold is not None:
                 await self._collect_payment(undo)
+                await self._await_approval()
                 await self._confirm()
                 await self._attend()
         except BookingEnded as ended:
@@ -96,6 +111,8 @@ class BookingWorkflow:
             booking_id=booking.booking_id, status=self._status, reason=self._reason
         )
 
+    # ------------------------------------------------------------------ messages
+
     @workflow.update
     async def wait_until_held(self) -> BookingState:
         """The early return of POST /appointments: the hold and how to pay, or the refusal."""
@@ -103,6 +120,51 @@ class BookingWorkflow:
         if self._refusal is not None:
             raise self._refusal
         return self.state()
+
+    @workflow.update
+    async def cancel(self, request: CancelRequest) -> BookingState:
+        """Cancel on behalf of the customer, the provider or an admin; refund by policy."""
+        self._cancel = request
+        await workflow.wait_condition(lambda: self._status in TERMINAL_STATUSES)
+        return self.state()
+
+    @cancel.validator
+    def _cancel_allowed(self, request: CancelRequest) -> None:
+        if self._status not in ACTIVE_STATUSES or self._cancel is not None:
+            raise ApplicationError(
+                f"a booking that is {self._status.replace('_', ' ')} cannot be cancelled",
+                type=NOT_CANCELLABLE,
+            )
+
+    @workflow.update
+    async def approve(self, decision: Decision) -> BookingState:
+        """The provider accepts the booking."""
+        self._decision = (True, decision)
+        await workflow.wait_condition(lambda: self._status != BookingStatus.AWAITING_APPROVAL)
+        return self.state()
+
+    @workflow.update
+    async def decline(self, decision: Decision) -> BookingState:
+        """The provider turns the booking down; the customer is refunded."""
+        self._decision = (False, decision)
+        await workflow.wait_condition(lambda: self._status != BookingStatus.AWAITING_APPROVAL)
+        return self.state()
+
+    @approve.validator
+    def _approve_allowed(self, decision: Decision) -> None:
+        self._decision_allowed()
+
+    @decline.validator
+    def _decline_allowed(self, decision: Decision) -> None:
+        self._decision_allowed()
+
+    def _decision_allowed(self) -> None:
+        waiting = self._status == BookingStatus.AWAITING_APPROVAL
+        if not waiting or self._decision is not None or self._cancel is not None:
+            raise ApplicationError(
+                f"the booking is {self._status.replace('_', ' ')}, not awaiting approval",
+                type=NOT_AWAITING_APPROVAL,
+            )
 
     @workflow.signal
     def payment_succeeded(self, event: PaymentEvent) -> None:
@@ -129,9 +191,11 @@ class BookingWorkflow:
             reason=self._reason,
         )
 
+    # ------------------------------------------------------------------ steps
+
     async def _hold_slot(self, undo: list[Undo]) -> None:
         booking = self._booking
-        undo.append(self._release_hold)
+        undo.append(self._release_slot)
         try:
             self._hold = await workflow.execute_activity_method(
                 BookingActivities.hold_slot,
@@ -179,13 +243,12 @@ class BookingWorkflow:
             self._answered = True
             return
         undo.append(self._void_payment)
-        workflow_id = workflow.info().workflow_id
         self._payment = await workflow.execute_activity_method(
             BookingActivities.create_payment_intent,
             PaymentIntentRequest(
                 booking_id=hold.booking_id,
                 price=hold.price,
-                idempotency_key=f"{workflow_id}:payment-intent",
+                idempotency_key=f"{workflow.info().workflow_id}:payment-intent",
                 description=f"Booking {hold.booking_id}",
             ),
             summary=f"Create payment intent for {hold.price.amount} {hold.price.currency}",
@@ -194,23 +257,24 @@ class BookingWorkflow:
         )
         self._answered = True
         assert hold.hold_expires_at is not None
-        remaining = max(hold.hold_expires_at - workflow.now(), timedelta(0))
         try:
             await workflow.wait_condition(
-                lambda: self._payment_event() is not None,
-                timeout=remaining,
+                lambda: self._payment_event() is not None or self._cancel is not None,
+                timeout=max(hold.hold_expires_at - workflow.now(), timedelta(0)),
                 timeout_summary="payment deadline",
             )
         except TimeoutError as err:
             raise BookingEnded(
                 BookingStatus.EXPIRED, "payment was not received before the hold expired"
             ) from err
+        self._stop_if_cancelled()
         event = self._payment_event()
         assert event is not None
         if not event.succeeded:
             raise BookingEnded(BookingStatus.PAYMENT_FAILED, event.failure_message or "declined")
         if (event.amount, event.currency) != (hold.price.amount, hold.price.currency):
             raise BookingEnded(BookingStatus.PAYMENT_FAILED, "paid amount does not match the price")
+        self._payment = self._payment.model_copy(update={"status": "succeeded"})
 
     def _payment_event(self) -> PaymentEvent | None:
         intent = self._payment
@@ -218,46 +282,117 @@ class BookingWorkflow:
             return None
         return next((e for e in self._payment_events if e.intent_id == intent.id), None)
 
+    async def _await_approval(self) -> None:
+        hold = self._hold
+        assert hold is not None
+        if not hold.needs_approval:
+            return
+        deadline = min(workflow.now() + self._booking.approval_timeout, hold.start)
+        await self._step_on_hold(
+            BookingActivities.await_approval,
+            ApprovalWait(
+                booking_id=hold.booking_id,
+                intent_id=self._payment.id if self._payment else None,
+                deadline=deadline,
+            ),
+            summary="Wait for the provider's approval",
+        )
+        self._hold = hold.model_copy(
+            update={"status": BookingStatus.AWAITING_APPROVAL, "hold_expires_at": deadline}
+        )
+        self._set_status(BookingStatus.AWAITING_APPROVAL)
+        try:
+            await workflow.wait_condition(
+                lambda: self._decision is not None or self._cancel is not None,
+                timeout=max(deadline - workflow.now(), timedelta(0)),
+                timeout_summary="approval deadline",
+            )
+        except TimeoutError as err:
+            raise BookingEnded(
+                BookingStatus.EXPIRED, "the provider did not answer before the deadline"
+            ) from err
+        self._stop_if_cancelled()
+        assert self._decision is not None
+        approved, decision = self._decision
+        if not approved:
+            raise BookingEnded(
+                BookingStatus.DECLINED, decision.reason or "the provider declined the booking"
+            )
+
     async def _confirm(self) -> None:
         assert self._hold is not None
+        await self._step_on_hold(
+            BookingActivities.confirm_booking,
+            ConfirmRequest(
+                booking_id=self._hold.booking_id,
+                intent_id=self._payment.id if self._payment else None,
+            ),
+            summary="Confirm the booking",
+        )
+        self._hold = self._hold.model_copy(
+            update={"status": BookingStatus.CONFIRMED, "hold_expires_at": None}
+        )
+        self._set_status(BookingStatus.CONFIRMED)
+
+    async def _step_on_hold(
+        self, activity: Callable[..., Awaitable[None]], request: object, summary: str
+    ) -> None:
+        """Run a step that needs the hold still in place; a lost hold ends the booking."""
         try:
             await workflow.execute_activity_method(
-                BookingActivities.confirm_booking,
-                ConfirmRequest(
-                    booking_id=self._hold.booking_id,
-                    intent_id=self._payment.id if self._payment else None,
-                ),
-                summary="Confirm the booking",
+                activity,
+                request,
+                summary=summary,
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=DURABLE_RETRY,
             )
         except ActivityError as err:
             if isinstance(err.cause, ApplicationError) and err.cause.type == HOLD_LOST:
                 raise BookingEnded(
-                    BookingStatus.EXPIRED, "the hold lapsed and the slot was taken before payment"
+                    BookingStatus.EXPIRED, "the hold lapsed and the slot was taken meanwhile"
                 ) from err
             raise
-        self._hold = self._hold.model_copy(
-            update={"status": BookingStatus.CONFIRMED, "hold_expires_at": None}
-        )
-        if self._payment is not None:
-            self._payment = self._payment.model_copy(update={"status": "succeeded"})
-        self._set_status(BookingStatus.CONFIRMED)
 
     async def _attend(self) -> None:
-        """Keep the booking alive until the appointment is over (reminders and changes go here)."""
+        """Keep the booking alive until the appointment is over, or until it is cancelled."""
         assert self._hold is not None
-        await workflow.sleep(
-            max(self._hold.end - workflow.now(), timedelta(0)), summary="until the appointment ends"
+        try:
+            await workflow.wait_condition(
+                lambda: self._cancel is not None,
+                timeout=max(self._hold.end - workflow.now(), timedelta(0)),
+                timeout_summary="until the appointment ends",
+            )
+        except TimeoutError:
+            await workflow.execute_activity_method(
+                BookingActivities.complete_booking,
+                BookingRef(booking_id=self._hold.booking_id),
+                summary="Mark the appointment completed",
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=DURABLE_RETRY,
+            )
+            self._set_status(BookingStatus.COMPLETED)
+            return
+        self._stop_if_cancelled()
+
+    def _stop_if_cancelled(self) -> None:
+        request = self._cancel
+        if request is None:
+            return
+        refund = refund_on_cancel(
+            cancelled_by=request.cancelled_by,
+            confirmed=self._status == BookingStatus.CONFIRMED,
+            start=self._booking.start,
+            now=workflow.now(),
         )
-        await workflow.execute_activity_method(
-            BookingActivities.complete_booking,
-            BookingRef(booking_id=self._hold.booking_id),
-            summary="Mark the appointment completed",
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=DURABLE_RETRY,
-        )
-        self._set_status(BookingStatus.COMPLETED)
+        self._keep_payment = not refund
+        reason = f"cancelled by the {request.cancelled_by}"
+        if request.reason:
+            reason += f": {request.reason}"
+        if not refund and self._payment is not None:
+            reason += " (less than 24 hours before the start: not refunded)"
+        raise BookingEnded(BookingStatus.CANCELLED, reason)
+
+    # ------------------------------------------------------------------ undo
 
     async def _compensate(self, undo: list[Undo], status: BookingStatus, reason: str) -> None:
         self._ending = status
@@ -265,25 +400,27 @@ class BookingWorkflow:
         for step in reversed(undo):
             await step()
         undo.clear()
+        if self._hold is not None:
+            self._hold = self._hold.model_copy(update={"status": status, "hold_expires_at": None})
         self._set_status(status)
 
-    async def _release_hold(self) -> None:
+    async def _release_slot(self) -> None:
         if self._hold is None:
             return
         await workflow.execute_activity_method(
-            BookingActivities.release_hold,
+            BookingActivities.release_slot,
             ReleaseRequest(
                 booking_id=self._hold.booking_id,
                 status=self._ending,
                 reason=self._reason or "released",
             ),
-            summary="Release the held slot",
+            summary="Release the slot",
             start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=DURABLE_RETRY,
         )
 
     async def _void_payment(self) -> None:
-        if self._payment is None:
+        if self._payment is None or self._keep_payment:
             return
         void = await workflow.execute_activity_method(
             BookingActivities.void_payment,

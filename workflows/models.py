@@ -31,6 +31,7 @@ class BookingInput(Model):
     customer_timezone: str | None = None
     # From settings at request time: the workflow itself must not read configuration.
     payment_timeout: timedelta = timedelta(minutes=15)
+    approval_timeout: timedelta = timedelta(hours=48)
 
 
 class BookingRef(Model):
@@ -55,6 +56,8 @@ class Hold(Model):
     price: Money
     status: BookingStatus
     hold_expires_at: AwareDatetime | None
+    # The provider confirms each booking by hand (auto_confirm off).
+    needs_approval: bool = False
 
 
 class ReleaseRequest(Model):
@@ -104,6 +107,25 @@ class PaymentEvent(Model):
     amount: int
     currency: str
     failure_message: str | None = None
+
+
+class ApprovalWait(Model):
+    """The booking waits for the provider until `deadline`."""
+
+    booking_id: UUID
+    intent_id: str | None
+    deadline: AwareDatetime
+
+
+class CancelRequest(Model):
+    cancelled_by: Literal["customer", "provider", "admin"]
+    reason: str = Field(default="", max_length=500)
+
+
+class Decision(Model):
+    """A provider's approve or decline, with an optional note."""
+
+    reason: str = Field(default="", max_length=500)
 
 
 class ConfirmRequest(Model):

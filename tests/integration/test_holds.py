@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from db import bookings
 from db.engine import Database
 from db.models import Appointment
-from domain.availability import SlotTaken
+from domain.availability import SlotNotBookable, SlotTaken
 from domain.booking_state import BookingStatus
 from tests.factories import future_local, hold_request, make_customer, make_provider
 from workflows.models import ReleaseRequest
@@ -27,6 +27,18 @@ async def _rows(db: Database, provider_id: uuid.UUID) -> list[Appointment]:
         return list(result)
 
 
+async def _warm_pool(db: Database, connections: int) -> None:
+    """Open the connections first, so the racing holds start together instead of one per
+    connection handshake."""
+
+    async def hold_a_connection() -> None:
+        async with db.session() as session:
+            await session.execute(select(1))
+            await asyncio.sleep(0.1)
+
+    await asyncio.gather(*(hold_a_connection() for _ in range(connections)))
+
+
 async def test_twenty_concurrent_holds_on_one_slot_have_one_winner_and_leak_nothing(
     db: Database,
 ) -> None:
@@ -34,6 +46,7 @@ async def test_twenty_concurrent_holds_on_one_slot_have_one_winner_and_leak_noth
     customers = [await make_customer(db) for _ in range(20)]
     start = future_local(provider.timezone, days_ahead=10)
     requests = [hold_request(provider, customer, start) for customer in customers]
+    await _warm_pool(db, 10)
 
     results = await asyncio.gather(
         *(bookings.hold_slot(db, r, now=datetime.now(UTC)) for r in requests),
@@ -181,8 +194,8 @@ async def test_release_frees_the_slot_and_is_idempotent(db: Database) -> None:
     release = ReleaseRequest(
         booking_id=hold.booking_id, status=BookingStatus.EXPIRED, reason="payment not received"
     )
-    assert await bookings.release_hold(db, release, now=datetime.now(UTC)) is True
-    assert await bookings.release_hold(db, release, now=datetime.now(UTC)) is False
+    assert await bookings.release_slot(db, release, now=datetime.now(UTC)) is True
+    assert await bookings.release_slot(db, release, now=datetime.now(UTC)) is False
     again = await bookings.hold_slot(
         db, hold_request(provider, customer, start), now=datetime.now(UTC)
     )
@@ -209,3 +222,23 @@ async def test_stored_instants_come_back_aware_and_equal(db: Database) -> None:
     assert state is not None
     assert state.start == start and state.start.utcoffset() == timedelta(0)
     assert state.end == start + provider.duration
+
+
+async def test_the_daily_maximum_holds_under_concurrent_holds(db: Database) -> None:
+    """Different times on one day do not overlap, so only serializing holds keeps the cap."""
+    provider = await make_provider(db, max_per_day=1)
+    start = future_local(provider.timezone, days_ahead=19, at=time(9))
+    starts = [start + timedelta(minutes=30 * i) for i in range(6)]  # 09:00 to 11:30
+    customers = [await make_customer(db) for _ in starts]
+    await _warm_pool(db, len(starts))
+    results = await asyncio.gather(
+        *(
+            bookings.hold_slot(db, hold_request(provider, c, s), now=datetime.now(UTC))
+            for c, s in zip(customers, starts, strict=True)
+        ),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(results) - len(refused) == 1
+    assert all(isinstance(r, SlotNotBookable) and r.code == "daily_limit_reached" for r in refused)
+    assert len(await _rows(db, provider.provider_id)) == 1

@@ -1,0 +1,189 @@
+"""Cancelling, approving and declining bookings, on the time-skipping server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.exceptions import ApplicationError
+
+from db.models import Appointment, SandboxPaymentIntent
+from domain.booking_state import BookingStatus
+from tests.factories import future_local, make_customer, make_provider
+from tests.temporal_fixtures import Saga
+from tests.workflows.helpers import booking_input, pay, start_booking, status_becomes
+from workflows.booking import NOT_AWAITING_APPROVAL, NOT_CANCELLABLE, BookingWorkflow
+from workflows.models import CancelRequest, Decision
+
+
+async def _row(saga: Saga, booking_id: object) -> Appointment:
+    async with saga.db.session() as session:
+        row = await session.get(Appointment, booking_id)
+    assert row is not None
+    return row
+
+
+async def _intent(saga: Saga, intent_id: str) -> SandboxPaymentIntent:
+    async with saga.db.session() as session:
+        intent = await session.get(SandboxPaymentIntent, intent_id)
+    assert intent is not None
+    return intent
+
+
+async def _confirmed_booking(saga: Saga, *, days_ahead: int = 7):  # type: ignore[no-untyped-def]
+    provider = await make_provider(saga.db)
+    start = future_local(provider.timezone, days_ahead=days_ahead)
+    booking = booking_input(provider, await make_customer(saga.db), start)
+    handle, held = await start_booking(saga, booking)
+    await pay(saga, handle, held, succeed=True)
+    await status_becomes(handle, BookingStatus.CONFIRMED)
+    assert held.payment is not None
+    return provider, booking, handle, held.payment.id
+
+
+async def test_cancelling_while_awaiting_payment_voids_the_intent_and_frees_the_slot(
+    saga: Saga,
+) -> None:
+    provider = await make_provider(saga.db)
+    slot = future_local(provider.timezone)
+    booking = booking_input(provider, await make_customer(saga.db), slot)
+    handle, held = await start_booking(saga, booking)
+    assert held.payment is not None
+
+    state = await handle.execute_update(
+        BookingWorkflow.cancel, CancelRequest(cancelled_by="customer", reason="changed my mind")
+    )
+
+    assert state.status == BookingStatus.CANCELLED
+    assert state.reason == "cancelled by the customer: changed my mind"
+    assert state.payment is not None and state.payment.status == "canceled"
+    assert (await _row(saga, booking.booking_id)).status == BookingStatus.CANCELLED
+    assert (await _intent(saga, held.payment.id)).status == "canceled"
+    _, again = await start_booking(
+        saga, booking_input(provider, await make_customer(saga.db), slot)
+    )
+    assert again.status == BookingStatus.AWAITING_PAYMENT
+
+
+async def test_a_customer_cancelling_a_day_or_more_ahead_is_refunded(saga: Saga) -> None:
+    _, booking, handle, intent_id = await _confirmed_booking(saga, days_ahead=7)
+
+    state = await handle.execute_update(
+        BookingWorkflow.cancel, CancelRequest(cancelled_by="customer")
+    )
+
+    assert (state.status, state.payment.status if state.payment else None) == (
+        BookingStatus.CANCELLED,
+        "refunded",
+    )
+    row = await _row(saga, booking.booking_id)
+    assert (row.status, row.cancel_reason) == (BookingStatus.CANCELLED, "cancelled by the customer")
+    intent = await _intent(saga, intent_id)
+    assert intent.amount_refunded == intent.amount
+
+
+async def test_a_customer_cancelling_within_a_day_is_not_refunded(saga: Saga) -> None:
+    _, booking, handle, intent_id = await _confirmed_booking(saga, days_ahead=3)
+    # Two and a half days pass: the appointment is now under 24 hours away.
+    start = booking.start
+    await saga.env.sleep(start - await saga.env.get_current_time() - timedelta(hours=12))
+
+    state = await handle.execute_update(
+        BookingWorkflow.cancel, CancelRequest(cancelled_by="customer")
+    )
+
+    assert state.status == BookingStatus.CANCELLED
+    assert state.payment is not None and state.payment.status == "succeeded"
+    assert state.reason is not None and "not refunded" in state.reason
+    assert (await _intent(saga, intent_id)).amount_refunded == 0
+    assert (await _row(saga, booking.booking_id)).status == BookingStatus.CANCELLED
+
+
+async def test_a_provider_cancelling_even_at_the_last_minute_refunds(saga: Saga) -> None:
+    _, booking, handle, intent_id = await _confirmed_booking(saga, days_ahead=3)
+    await saga.env.sleep(booking.start - await saga.env.get_current_time() - timedelta(hours=1))
+
+    state = await handle.execute_update(
+        BookingWorkflow.cancel, CancelRequest(cancelled_by="provider", reason="ill")
+    )
+
+    assert state.payment is not None and state.payment.status == "refunded"
+    intent = await _intent(saga, intent_id)
+    assert intent.amount_refunded == intent.amount
+
+
+async def test_a_second_cancellation_is_refused_while_the_first_runs(saga: Saga) -> None:
+    _, _, handle, _ = await _confirmed_booking(saga)
+    first = await handle.start_update(
+        BookingWorkflow.cancel,
+        CancelRequest(cancelled_by="customer"),
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(BookingWorkflow.cancel, CancelRequest(cancelled_by="admin"))
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == NOT_CANCELLABLE
+    assert (await first.result()).reason == "cancelled by the customer"
+
+
+async def test_without_auto_confirm_a_paid_booking_waits_for_the_provider(saga: Saga) -> None:
+    provider = await make_provider(saga.db, auto_confirm=False)
+    booking = booking_input(provider, await make_customer(saga.db), future_local(provider.timezone))
+    handle, held = await start_booking(saga, booking)
+    await pay(saga, handle, held, succeed=True)
+
+    waiting = await status_becomes(handle, BookingStatus.AWAITING_APPROVAL)
+    assert waiting.payment is not None and waiting.payment.status == "succeeded"
+    row = await _row(saga, booking.booking_id)
+    assert row.status == BookingStatus.AWAITING_APPROVAL and row.hold_expires_at is not None
+
+    approved = await handle.execute_update(BookingWorkflow.approve, Decision())
+    assert approved.status == BookingStatus.CONFIRMED
+    assert (await _row(saga, booking.booking_id)).status == BookingStatus.CONFIRMED
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(BookingWorkflow.decline, Decision())
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == NOT_AWAITING_APPROVAL
+
+
+async def test_a_declined_booking_is_refunded_and_frees_the_slot(saga: Saga) -> None:
+    provider = await make_provider(saga.db, auto_confirm=False)
+    booking = booking_input(provider, await make_customer(saga.db), future_local(provider.timezone))
+    handle, held = await start_booking(saga, booking)
+    assert held.payment is not None
+    await pay(saga, handle, held, succeed=True)
+    await status_becomes(handle, BookingStatus.AWAITING_APPROVAL)
+
+    declined = await handle.execute_update(BookingWorkflow.decline, Decision(reason="fully booked"))
+
+    assert (declined.status, declined.reason) == (BookingStatus.DECLINED, "fully booked")
+    assert (await _row(saga, booking.booking_id)).status == BookingStatus.DECLINED
+    intent = await _intent(saga, held.payment.id)
+    assert intent.amount_refunded == intent.amount
+
+
+async def test_an_unanswered_booking_expires_at_the_deadline_and_is_refunded(saga: Saga) -> None:
+    provider = await make_provider(saga.db, auto_confirm=False)
+    booking = booking_input(provider, await make_customer(saga.db), future_local(provider.timezone))
+    handle, held = await start_booking(saga, booking)
+    assert held.payment is not None
+    await pay(saga, handle, held, succeed=True)
+    await status_becomes(handle, BookingStatus.AWAITING_APPROVAL)
+
+    outcome = await handle.result()  # the 48-hour approval timer fires in skipped time
+
+    assert outcome.status == BookingStatus.EXPIRED
+    assert outcome.reason == "the provider did not answer before the deadline"
+    intent = await _intent(saga, held.payment.id)
+    assert intent.amount_refunded == intent.amount
+
+
+async def test_a_free_booking_without_auto_confirm_waits_and_can_be_approved(saga: Saga) -> None:
+    provider = await make_provider(saga.db, price=0, auto_confirm=False)
+    booking = booking_input(provider, await make_customer(saga.db), future_local(provider.timezone))
+    handle, held = await start_booking(saga, booking)
+    assert (held.status, held.payment) == (BookingStatus.AWAITING_APPROVAL, None)
+    await status_becomes(handle, BookingStatus.AWAITING_APPROVAL)
+    approved = await handle.execute_update(BookingWorkflow.approve, Decision())
+    assert approved.status == BookingStatus.CONFIRMED
