@@ -84,3 +84,12 @@ async def _current_user(
 
 
 CurrentUser = Annotated[Account, Depends(_current_user)]
+
+
+async def _current_provider(user: CurrentUser) -> Account:
+    if user.provider_id is None:
+        raise APIError(403, "providers_only", "only a provider account has a provider profile")
+    return user
+
+
+CurrentProvider = Annotated[Account, Depends(_current_provider)]

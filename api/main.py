@@ -10,7 +10,16 @@ from fastapi import FastAPI
 from activities.payments import gateway_from_settings
 from api.deps import AppServices
 from api.errors import install_error_handlers
-from api.routes import appointments, auth, health, payments, sandbox
+from api.routes import (
+    appointments,
+    auth,
+    health,
+    payments,
+    provider_settings,
+    providers,
+    sandbox,
+    users,
+)
 from config import Settings, get_settings
 from db.engine import Database
 from workflows.client import connect
@@ -40,7 +49,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in (health.router, auth.router, appointments.router, payments.router):
+    # /providers/me before /providers/{provider_id}, which would otherwise claim "me".
+    for router in (
+        health.router,
+        auth.router,
+        provider_settings.router,
+        providers.router,
+        appointments.router,
+        users.router,
+        payments.router,
+    ):
         app.include_router(router)
     if settings.payment_gateway == "sandbox":
         app.include_router(sandbox.router)

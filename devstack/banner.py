@@ -2,40 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import select
 
 from db import seed
 from db.engine import Database
-from db.models import Appointment
-from domain.booking_state import ACTIVE_STATUSES
+from db.schedule import open_slots
 
 
 async def first_free_start(db: Database, after: datetime) -> datetime:
-    """The first demo consultation start after `after` (weekdays 10:00-16:00) not yet taken."""
-    zone = ZoneInfo(seed.PROVIDER_TIMEZONE)
-    async with db.session() as session:
-        taken = set(
-            await session.scalars(
-                select(Appointment.start_at).where(
-                    Appointment.provider_id == seed.PROVIDER_ID,
-                    Appointment.status.in_(ACTIVE_STATUSES),
-                    Appointment.start_at >= after,
-                )
-            )
+    """The first demo consultation slot after `after`, as the availability endpoint offers it."""
+    for week in range(8):
+        start = after + timedelta(weeks=week)
+        slots = await open_slots(
+            db, seed.PROVIDER_ID, seed.CONSULTATION_ID, start, start + timedelta(weeks=1), after
         )
-    day = after.astimezone(zone).date()
-    for offset in range(60):
-        local_day = day + timedelta(days=offset)
-        if local_day.weekday() >= 5:
-            continue
-        for hour in (10, 11, 14, 15, 16):
-            start = datetime.combine(local_day, time(hour), zone)
-            if start > after and not any(abs(start - t) < timedelta(minutes=40) for t in taken):
-                return start
-    raise LookupError("no free demo slot in the next 60 days")
+        if slots:
+            return slots[0].start.astimezone(ZoneInfo(seed.PROVIDER_TIMEZONE))
+    raise LookupError("no free demo slot in the next eight weeks")
 
 
 def banner(api_port: int, ui_port: int, example_start: datetime) -> str:

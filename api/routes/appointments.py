@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter
 from temporalio.client import (
+    Client,
     WithStartWorkflowOperation,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
@@ -13,25 +15,33 @@ from temporalio.client import (
 )
 from temporalio.common import QueryRejectCondition, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CurrentUser, DatabaseDep, SettingsDep, TemporalDep
 from api.errors import APIError, not_found
-from api.schemas import AppointmentCreate, AppointmentPublic
+from api.schemas.appointments import (
+    AppointmentCreate,
+    AppointmentPublic,
+    CancelBody,
+    DecisionBody,
+)
 from db import bookings
 from db.catalog import get_service
+from db.engine import Database
 from db.users import Account
 from workflows import search_attributes
-from workflows.booking import BookingWorkflow
+from workflows.booking import NOT_AWAITING_APPROVAL, NOT_CANCELLABLE, BookingWorkflow
 from workflows.client import workflow_id
 from workflows.errors import SLOT_NOT_BOOKABLE, SLOT_UNAVAILABLE
-from workflows.models import BookingInput, BookingState
+from workflows.models import BookingInput, BookingState, CancelRequest, Decision
 
 log = logging.getLogger("booking.api")
 router = APIRouter(prefix="/appointments", tags=["appointments"])
 
 EARLY_RETURN_TIMEOUT = timedelta(seconds=20)
 QUERY_TIMEOUT = timedelta(seconds=5)
+UPDATE_TIMEOUT = timedelta(seconds=30)
+UNAVAILABLE = APIError(503, "booking_engine_unavailable", "bookings are unavailable; try again")
 
 
 @router.post(
@@ -62,6 +72,7 @@ async def create_appointment(
         start=body.start,
         customer_timezone=body.timezone,
         payment_timeout=timedelta(seconds=settings.payment_timeout_seconds),
+        approval_timeout=timedelta(hours=settings.approval_timeout_hours),
     )
     start_booking = WithStartWorkflowOperation(
         BookingWorkflow.run,
@@ -91,9 +102,7 @@ async def create_appointment(
         ) from err
     except RPCError as err:
         log.warning("update-with-start failed: %s", err)
-        raise APIError(
-            503, "booking_engine_unavailable", "bookings are unavailable; try again"
-        ) from err
+        raise UNAVAILABLE from err
     return AppointmentPublic.from_state(state, body.timezone)
 
 
@@ -106,18 +115,93 @@ async def get_appointment(
     timezone: str | None = None,
 ) -> AppointmentPublic:
     """The booking as it is now: live from its workflow, or from the database once it has closed."""
+    return _public(await _visible_state(temporal, db, user, appointment_id), timezone)
+
+
+@router.put(
+    "/{appointment_id}/cancel",
+    responses={
+        404: {"description": "no such booking of yours"},
+        409: {"description": "the booking can no longer be cancelled"},
+    },
+)
+async def cancel_appointment(
+    appointment_id: UUID,
+    user: CurrentUser,
+    db: DatabaseDep,
+    temporal: TemporalDep,
+    body: CancelBody | None = None,
+    timezone: str | None = None,
+) -> AppointmentPublic:
+    """Cancel a booking. A customer cancelling a confirmed booking under 24 hours ahead is not
+    refunded; every other cancellation is refunded in full."""
+    state = await _visible_state(temporal, db, user, appointment_id)
+    cancelled_by = (
+        "customer"
+        if state.customer_id == user.id
+        else "admin"
+        if user.role == "admin"
+        else "provider"
+    )
+    request = CancelRequest(cancelled_by=cancelled_by, reason=body.reason if body else "")
+    result = await _update(temporal, state, BookingWorkflow.cancel, request, CANCEL_REFUSED)
+    return _public(result, timezone)
+
+
+@router.post("/{appointment_id}/approve", responses={409: {"description": "not awaiting approval"}})
+async def approve_appointment(
+    appointment_id: UUID,
+    user: CurrentUser,
+    db: DatabaseDep,
+    temporal: TemporalDep,
+    body: DecisionBody | None = None,
+) -> AppointmentPublic:
+    """The provider confirms a booking that waits for their approval."""
+    state = await _provider_state(temporal, db, user, appointment_id)
+    decision = Decision(reason=body.reason if body else "")
+    return _public(
+        await _update(temporal, state, BookingWorkflow.approve, decision, DECISION_REFUSED)
+    )
+
+
+@router.post("/{appointment_id}/decline", responses={409: {"description": "not awaiting approval"}})
+async def decline_appointment(
+    appointment_id: UUID,
+    user: CurrentUser,
+    db: DatabaseDep,
+    temporal: TemporalDep,
+    body: DecisionBody | None = None,
+) -> AppointmentPublic:
+    """The provider turns down a booking that waits for their approval; it is refunded."""
+    state = await _provider_state(temporal, db, user, appointment_id)
+    decision = Decision(reason=body.reason if body else "")
+    return _public(
+        await _update(temporal, state, BookingWorkflow.decline, decision, DECISION_REFUSED)
+    )
+
+
+async def _visible_state(
+    temporal: Client, db: Database, user: Account, appointment_id: UUID
+) -> BookingState:
+    """The booking's state if `user` may see it; 404 otherwise, whether it exists or not."""
     state = await _live_state(temporal, appointment_id) or await bookings.get_booking(
         db, appointment_id
     )
     if state is None or not _may_see(user, state):
         raise not_found("appointment")
-    try:
-        return AppointmentPublic.from_state(state, timezone)
-    except ValueError as err:
-        raise APIError(422, "invalid_timezone", str(err)) from err
+    return state
 
 
-async def _live_state(temporal: TemporalDep, appointment_id: UUID) -> BookingState | None:
+async def _provider_state(
+    temporal: Client, db: Database, user: Account, appointment_id: UUID
+) -> BookingState:
+    state = await _visible_state(temporal, db, user, appointment_id)
+    if user.role != "admin" and state.provider_id != user.provider_id:
+        raise APIError(403, "provider_only", "only the provider of this booking can decide on it")
+    return state
+
+
+async def _live_state(temporal: Client, appointment_id: UUID) -> BookingState | None:
     handle = temporal.get_workflow_handle(workflow_id(appointment_id))
     try:
         state: BookingState = await handle.query(
@@ -136,12 +220,52 @@ async def _live_state(temporal: TemporalDep, appointment_id: UUID) -> BookingSta
     return state
 
 
+# A workflow validator's refusal type, and the 409 code the client sees for it.
+CANCEL_REFUSED = (NOT_CANCELLABLE, "not_cancellable")
+DECISION_REFUSED = (NOT_AWAITING_APPROVAL, "not_awaiting_approval")
+
+
+async def _update(
+    temporal: Client,
+    state: BookingState,
+    update: Any,
+    argument: object,
+    refused: tuple[str, str],
+) -> BookingState:
+    """Send an update to the booking's workflow; its validator's refusal becomes a 409."""
+    refused_type, conflict_code = refused
+    handle = temporal.get_workflow_handle(workflow_id(state.booking_id))
+    try:
+        result: BookingState = await handle.execute_update(
+            update, argument, rpc_timeout=UPDATE_TIMEOUT
+        )
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError) and cause.type == refused_type:
+            raise APIError(409, conflict_code, cause.message) from err
+        raise UNAVAILABLE from err
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise APIError(
+                409, conflict_code, f"the booking is {state.status.replace('_', ' ')}"
+            ) from err
+        raise UNAVAILABLE from err
+    return result
+
+
 def _may_see(user: Account, state: BookingState) -> bool:
     return (
         user.role == "admin"
         or state.customer_id == user.id
         or (user.provider_id is not None and state.provider_id == user.provider_id)
     )
+
+
+def _public(state: BookingState, timezone: str | None = None) -> AppointmentPublic:
+    try:
+        return AppointmentPublic.from_state(state, timezone)
+    except ValueError as err:
+        raise APIError(422, "invalid_timezone", str(err)) from err
 
 
 def _refusal(err: WorkflowUpdateFailedError) -> APIError:

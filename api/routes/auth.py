@@ -8,7 +8,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import CurrentUser, DatabaseDep, SettingsDep
 from api.errors import APIError
-from api.schemas import Token, UserCreate, UserPublic
+from api.schemas.auth import Token, UserCreate, UserPublic
 from api.security import create_access_token, hash_password, verify_password
 from db.users import EmailTaken, create_account, password_hash_of
 

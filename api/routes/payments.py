@@ -8,7 +8,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.payments.port import InvalidWebhook
 from api.deps import PaymentsDep, TemporalDep
 from api.errors import APIError
-from api.schemas import WebhookReceipt
+from api.schemas.payments import WebhookReceipt
 from workflows.booking import BookingWorkflow
 from workflows.client import workflow_id
 

@@ -5,25 +5,49 @@ from typing import Any
 
 import httpx
 
+PASSWORD = "correct horse battery"
+
 
 async def sign_up(
     api: httpx.AsyncClient, *, role: str = "customer", **extra: Any
 ) -> dict[str, str]:
     """Register and log in a fresh account; returns the Authorization header."""
     email = f"{role}-{uuid.uuid4().hex[:12]}@example.com"
-    body = {
-        "email": email,
-        "password": "correct horse battery",
-        "full_name": "Pat Doe",
-        "role": role,
-    }
+    body = {"email": email, "password": PASSWORD, "full_name": "Pat Doe", "role": role}
     response = await api.post("/auth/register", json=body | extra)
     assert response.status_code == 201, response.text
-    login = await api.post(
-        "/auth/login", data={"username": email, "password": "correct horse battery"}
-    )
+    login = await api.post("/auth/login", data={"username": email, "password": PASSWORD})
     assert login.status_code == 200, login.text
     return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+async def provider_with_service(
+    api: httpx.AsyncClient,
+    *,
+    timezone: str = "America/New_York",
+    hours: dict[str, list[dict[str, str]]] | None = None,
+    auto_confirm: bool = True,
+    **service: Any,
+) -> tuple[dict[str, str], str, str]:
+    """A provider set up entirely through the API: (headers, provider id, service id)."""
+    headers = await sign_up(api, role="provider", timezone=timezone)
+    weekdays = ("monday", "tuesday", "wednesday", "thursday", "friday")
+    lunch_break = [{"start": "09:00", "end": "12:00"}, {"start": "13:00", "end": "17:00"}]
+    week = hours if hours is not None else {day: lunch_break for day in weekdays}
+    assert (await api.put("/providers/me/working-hours", json=week, headers=headers)).is_success
+    if not auto_confirm:
+        patched = await api.patch("/providers/me", json={"auto_confirm": False}, headers=headers)
+        assert patched.status_code == 200, patched.text
+    fields = {
+        "name": "Consultation",
+        "duration_minutes": 60,
+        "price": {"amount": 8000, "currency": "USD"},
+        "horizon_days": 365,
+    } | service
+    created = await api.post("/providers/me/services", json=fields, headers=headers)
+    assert created.status_code == 201, created.text
+    me = (await api.get("/providers/me", headers=headers)).json()
+    return headers, me["id"], created.json()["id"]
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

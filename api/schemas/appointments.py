@@ -1,51 +1,17 @@
-"""Request and response bodies, layered per resource: XCreate in, XPublic out."""
-
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, EmailStr, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
+from api.schemas.common import Strict, zone_name
 from domain.booking_state import BookingStatus
 from domain.timezones import in_zone, parse_zone
 from workflows.models import BookingState, Money
 
 
-def _zone_name(value: str | None) -> str | None:
-    if value is not None:
-        parse_zone(value)
-    return value
-
-
-class Token(BaseModel):
-    access_token: str
-    token_type: Literal["bearer"] = "bearer"
-
-
-class UserCreate(BaseModel):
-    email: EmailStr
-    password: str = Field(min_length=8, max_length=128)
-    full_name: str = Field(min_length=1, max_length=200)
-    phone: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$", examples=["+15551234567"])
-    role: Literal["customer", "provider"] = "customer"
-    timezone: str | None = Field(default=None, description="IANA zone; providers' working hours")
-    display_name: str | None = Field(default=None, max_length=200)
-
-    _valid_zone = field_validator("timezone")(_zone_name)
-
-
-class UserPublic(BaseModel):
-    id: UUID
-    email: str
-    full_name: str
-    phone: str | None
-    role: str
-    provider_id: UUID | None
-
-
-class AppointmentCreate(BaseModel):
+class AppointmentCreate(Strict):
     service_id: UUID
     start: AwareDatetime = Field(
         description="ISO 8601 with an offset, e.g. 2026-12-01T14:00:00-05:00",
@@ -55,7 +21,15 @@ class AppointmentCreate(BaseModel):
         default=None, description="IANA zone the customer reads times in; default UTC"
     )
 
-    _valid_zone = field_validator("timezone")(_zone_name)
+    _valid_zone = field_validator("timezone")(zone_name)
+
+
+class CancelBody(Strict):
+    reason: str = Field(default="", max_length=500)
+
+
+class DecisionBody(Strict):
+    reason: str = Field(default="", max_length=500)
 
 
 class PaymentPublic(BaseModel):
@@ -106,9 +80,3 @@ class AppointmentPublic(BaseModel):
             ),
             reason=state.reason,
         )
-
-
-class WebhookReceipt(BaseModel):
-    received: bool = True
-    handled: bool
-    detail: str

@@ -1,0 +1,234 @@
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any, Self
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from api.schemas.common import Clock, EndClock, Strict, zone_name
+from db.models import ProviderProfile, Service
+from domain.availability import Schedule, WorkingInterval
+from workflows.models import Money
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class Interval(Strict):
+    """Local wall-clock hours, e.g. {"start": "09:00", "end": "12:30"}; "24:00" ends at midnight."""
+
+    start: Clock
+    end: EndClock
+
+    @model_validator(mode="after")
+    def _starts_before_it_ends(self) -> Self:
+        WorkingInterval(self.start, self.end)  # its ValueError names the problem
+        return self
+
+
+def _one_day(intervals: list[Interval]) -> None:
+    """Refuse overlapping intervals within one day, with the domain's own message."""
+    hours = [WorkingInterval(i.start, i.end) for i in intervals]
+    Schedule(ZoneInfo("UTC"), {0: hours}, {}, frozenset())
+
+
+class WeeklyHours(Strict):
+    """Working hours per weekday in the provider's zone; a missing or empty day is closed."""
+
+    monday: list[Interval] = []
+    tuesday: list[Interval] = []
+    wednesday: list[Interval] = []
+    thursday: list[Interval] = []
+    friday: list[Interval] = []
+    saturday: list[Interval] = []
+    sunday: list[Interval] = []
+
+    @model_validator(mode="after")
+    def _no_overlaps(self) -> Self:
+        for name in WEEKDAYS:
+            try:
+                _one_day(getattr(self, name))
+            except ValueError as err:
+                raise ValueError(f"{name}: {err}") from err
+        return self
+
+    def rows(self) -> list[tuple[int, time, time]]:
+        return [
+            (weekday, interval.start, interval.end)
+            for weekday, name in enumerate(WEEKDAYS)
+            for interval in getattr(self, name)
+        ]
+
+    @classmethod
+    def from_rows(cls, rows: list[tuple[int, time, time]]) -> WeeklyHours:
+        days: dict[str, list[Interval]] = {name: [] for name in WEEKDAYS}
+        for weekday, start, end in rows:
+            days[WEEKDAYS[weekday]].append(Interval(start=start, end=end))
+        return cls(**days)
+
+
+class OverrideBody(Strict):
+    """Hours for one date instead of its weekday's; an empty list closes the date."""
+
+    intervals: list[Interval] = []
+
+    @model_validator(mode="after")
+    def _no_overlaps(self) -> Self:
+        _one_day(self.intervals)
+        return self
+
+
+class OverridePublic(BaseModel):
+    day: date
+    closed: bool
+    intervals: list[Interval]
+
+
+class HolidayCreate(Strict):
+    day: date
+    name: str = Field(min_length=1, max_length=200)
+
+
+class HolidayPublic(BaseModel):
+    day: date
+    name: str
+
+
+class _ServiceFields(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    duration_minutes: int = Field(gt=0, le=24 * 60)
+    price: Money = Field(description="minor units (cents) and an ISO 4217 code")
+    buffer_before_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    buffer_after_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    slot_interval_minutes: int | None = Field(
+        default=None, gt=0, le=24 * 60, description="grid step; defaults to the duration"
+    )
+    min_notice_minutes: int = Field(default=0, ge=0, le=60 * 24 * 60)
+    horizon_days: int = Field(default=90, ge=1, le=730)
+    max_per_day: int | None = Field(default=None, ge=1, le=1000)
+
+
+def _columns(fields: dict[str, Any]) -> dict[str, Any]:
+    price = fields.pop("price", None)
+    if price is not None:
+        fields["price_amount"], fields["currency"] = price["amount"], price["currency"]
+    return fields
+
+
+class ServiceCreate(_ServiceFields):
+    def columns(self) -> dict[str, Any]:
+        fields = _columns(self.model_dump())
+        if fields["slot_interval_minutes"] is None:
+            fields["slot_interval_minutes"] = fields["duration_minutes"]
+        return fields
+
+
+class ServiceUpdate(Strict):
+    """Only the fields sent change."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    duration_minutes: int | None = Field(default=None, gt=0, le=24 * 60)
+    price: Money | None = None
+    buffer_before_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    buffer_after_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    slot_interval_minutes: int | None = Field(default=None, gt=0, le=24 * 60)
+    min_notice_minutes: int | None = Field(default=None, ge=0, le=60 * 24 * 60)
+    horizon_days: int | None = Field(default=None, ge=1, le=730)
+    max_per_day: int | None = Field(default=None, ge=1, le=1000)
+    active: bool | None = None
+
+    @model_validator(mode="after")
+    def _required_stay_set(self) -> Self:
+        for name in self.model_fields_set - {"max_per_day"}:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def columns(self) -> dict[str, Any]:
+        return _columns(self.model_dump(exclude_unset=True))
+
+
+class ServicePublic(BaseModel):
+    id: UUID
+    provider_id: UUID
+    name: str
+    duration_minutes: int
+    price: Money
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    slot_interval_minutes: int
+    min_notice_minutes: int
+    horizon_days: int
+    max_per_day: int | None
+    active: bool
+
+    @classmethod
+    def from_row(cls, service: Service) -> ServicePublic:
+        return cls(
+            id=service.id,
+            provider_id=service.provider_id,
+            name=service.name,
+            duration_minutes=service.duration_minutes,
+            price=Money(amount=service.price_amount, currency=service.currency),
+            buffer_before_minutes=service.buffer_before_minutes,
+            buffer_after_minutes=service.buffer_after_minutes,
+            slot_interval_minutes=service.slot_interval_minutes,
+            min_notice_minutes=service.min_notice_minutes,
+            horizon_days=service.horizon_days,
+            max_per_day=service.max_per_day,
+            active=service.active,
+        )
+
+
+class ProviderPublic(BaseModel):
+    id: UUID
+    display_name: str
+    timezone: str
+    auto_confirm: bool
+    services: list[ServicePublic]
+
+    @classmethod
+    def from_rows(cls, profile: ProviderProfile, services: list[Service]) -> ProviderPublic:
+        return cls(
+            id=profile.id,
+            display_name=profile.display_name,
+            timezone=profile.timezone,
+            auto_confirm=profile.auto_confirm,
+            services=[ServicePublic.from_row(s) for s in services],
+        )
+
+
+class ProfileUpdate(Strict):
+    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str | None = Field(default=None, description="IANA zone of the working hours")
+    auto_confirm: bool | None = None
+
+    _valid_zone = field_validator("timezone")(zone_name)
+
+
+class SlotPublic(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class Availability(BaseModel):
+    provider_id: UUID
+    service_id: UUID
+    timezone: str
+    from_: date = Field(alias="from")
+    to: date
+    slots: list[SlotPublic]
+    count: int
+
+
+class ServiceMatch(ServicePublic):
+    free_slots: int | None = Field(description="free slots on the date asked for, if one was")
+    first_free: datetime | None
+
+
+class ProviderMatch(BaseModel):
+    id: UUID
+    display_name: str
+    timezone: str
+    services: list[ServiceMatch]

@@ -1,0 +1,174 @@
+"""Who may see and change which booking, and each account's own list of bookings."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from tests.integration.api_helpers import assert_error, provider_with_service, sign_up
+from tests.temporal_fixtures import Saga
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def _weekday(days_ahead: int, hour: int) -> str:
+    day = (datetime.now(NEW_YORK) + timedelta(days=days_ahead)).date()
+    while day.weekday() > 4:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(hour), NEW_YORK).isoformat()
+
+
+async def _book(
+    api: httpx.AsyncClient, customer: dict[str, str], service: str, start: str
+) -> dict[str, object]:
+    response = await api.post(
+        "/appointments", json={"service_id": service, "start": start}, headers=customer
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+async def test_only_the_customer_the_provider_and_admins_see_a_booking(
+    api: httpx.AsyncClient, saga: Saga
+) -> None:
+    provider, _, service = await provider_with_service(api)
+    other_provider, _, _ = await provider_with_service(api)
+    owner, stranger = await sign_up(api), await sign_up(api)
+    booking = await _book(api, owner, service, _weekday(7, 10))
+    url = f"/appointments/{booking['id']}"
+
+    assert (await api.get(url, headers=owner)).status_code == 200
+    assert (await api.get(url, headers=provider)).status_code == 200
+    for outsider in (stranger, other_provider):
+        assert_error(await api.get(url, headers=outsider), 404, "appointment_not_found")
+        assert_error(await api.put(f"{url}/cancel", headers=outsider), 404, "appointment_not_found")
+    # Refused for the stranger, the booking is untouched.
+    assert (await api.get(url, headers=owner)).json()["status"] == "awaiting_payment"
+    # The customer may cancel but not approve their own booking.
+    assert_error(await api.post(f"{url}/approve", headers=owner), 403, "provider_only")
+
+
+async def test_each_account_lists_its_own_bookings(api: httpx.AsyncClient, saga: Saga) -> None:
+    provider, _, service = await provider_with_service(api)
+    first, second = await sign_up(api), await sign_up(api)
+    a = await _book(api, first, service, _weekday(7, 10))
+    b = await _book(api, first, service, _weekday(7, 13))
+    c = await _book(api, second, service, _weekday(7, 15))
+    await api.put(f"/appointments/{b['id']}/cancel", headers=first)
+
+    mine = (await api.get("/users/me/appointments", headers=first)).json()
+    assert [x["id"] for x in mine["data"]] == [a["id"], b["id"]] and mine["count"] == 2
+    theirs = (await api.get("/users/me/appointments", headers=provider)).json()
+    assert [x["id"] for x in theirs["data"]] == [a["id"], b["id"], c["id"]]
+
+    cancelled = (
+        await api.get("/users/me/appointments", params={"status": "cancelled"}, headers=first)
+    ).json()
+    assert [x["id"] for x in cancelled["data"]] == [b["id"]]
+    active = await api.get(
+        "/users/me/appointments",
+        params=[("status", "awaiting_payment"), ("status", "confirmed")],
+        headers=provider,
+    )
+    assert [x["id"] for x in active.json()["data"]] == [a["id"], c["id"]]
+    page = (
+        await api.get("/users/me/appointments", params={"limit": 1, "offset": 1}, headers=provider)
+    ).json()
+    assert ([x["id"] for x in page["data"]], page["count"]) == ([b["id"]], 3)
+    window = {"from": _weekday(7, 14), "to": _weekday(7, 16)}
+    assert [
+        x["id"]
+        for x in (await api.get("/users/me/appointments", params=window, headers=provider)).json()[
+            "data"
+        ]
+    ] == [c["id"]]
+    tokyo = (
+        await api.get("/users/me/appointments", params={"timezone": "Asia/Tokyo"}, headers=second)
+    ).json()
+    assert tokyo["data"][0]["start"].endswith("+09:00")
+
+    assert_error(
+        await api.get("/users/me/appointments", params={"status": "lost"}, headers=first),
+        422,
+        "validation_error",
+    )
+    assert_error(
+        await api.get(
+            "/users/me/appointments",
+            params={"from": "2030-01-02T00:00:00Z", "to": "2030-01-01T00:00:00Z"},
+            headers=first,
+        ),
+        422,
+        "invalid_range",
+    )
+    assert_error(
+        await api.get(
+            "/users/me/appointments", params={"from": "2030-01-02T00:00:00"}, headers=first
+        ),
+        422,
+        "validation_error",
+    )
+    assert_error(
+        await api.get("/users/me/appointments", params={"limit": 0}, headers=first),
+        422,
+        "validation_error",
+    )
+    assert_error(
+        await api.get("/users/me/appointments", params={"timezone": "Moon/Base"}, headers=first),
+        422,
+        "invalid_timezone",
+    )
+    assert_error(await api.get("/users/me/appointments"), 401, "not_authenticated")
+
+
+async def test_cancel_over_http_refunds_by_policy_and_refuses_twice(
+    api: httpx.AsyncClient, saga: Saga
+) -> None:
+    _, _, service = await provider_with_service(api)
+    customer = await sign_up(api)
+    booking = await _book(api, customer, service, _weekday(7, 10))
+    paid = await api.post(f"/sandbox/payments/{booking['payment']['intent_id']}/succeed")  # type: ignore[index]
+    assert paid.status_code == 200
+    url = f"/appointments/{booking['id']}"
+    for _ in range(50):
+        if (await api.get(url, headers=customer)).json()["status"] == "confirmed":
+            break
+
+    cancelled = await api.put(
+        f"{url}/cancel", json={"reason": "double-booked myself"}, headers=customer
+    )
+
+    assert cancelled.status_code == 200, cancelled.text
+    body = cancelled.json()
+    assert body["status"] == "cancelled"
+    assert body["reason"] == "cancelled by the customer: double-booked myself"
+    assert body["payment"]["status"] == "refunded"
+    assert_error(await api.put(f"{url}/cancel", headers=customer), 409, "not_cancellable")
+    assert (await api.get(url, headers=customer)).json()["status"] == "cancelled"
+
+
+async def test_a_provider_approves_or_declines_over_http(
+    api: httpx.AsyncClient, saga: Saga
+) -> None:
+    provider, _, service = await provider_with_service(
+        api, auto_confirm=False, price={"amount": 0, "currency": "USD"}
+    )
+    customer = await sign_up(api)
+    first = await _book(api, customer, service, _weekday(7, 10))
+    second = await _book(api, customer, service, _weekday(7, 11))
+    assert first["status"] == second["status"] == "awaiting_approval"
+
+    approved = await api.post(f"/appointments/{first['id']}/approve", headers=provider)
+    assert approved.status_code == 200 and approved.json()["status"] == "confirmed", approved.text
+    declined = await api.post(
+        f"/appointments/{second['id']}/decline", json={"reason": "away that day"}, headers=provider
+    )
+    assert declined.json()["status"] == "declined" and declined.json()["reason"] == "away that day"
+    assert_error(
+        await api.post(f"/appointments/{first['id']}/decline", headers=provider),
+        409,
+        "not_awaiting_approval",
+    )
