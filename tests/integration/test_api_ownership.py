@@ -172,3 +172,36 @@ async def test_a_provider_approves_or_declines_over_http(
         409,
         "not_awaiting_approval",
     )
+
+
+async def test_an_admin_sees_and_cancels_any_booking(api: httpx.AsyncClient, saga: Saga) -> None:
+    import uuid
+
+    from db.create_admin import create_admin
+
+    _, _, service = await provider_with_service(api)
+    customer = await sign_up(api)
+    booking = await _book(api, customer, service, _weekday(7, 10))
+    email, password = f"admin-{uuid.uuid4().hex[:8]}@example.com", "a very long admin password"
+    await create_admin(saga.db, email, password)
+    login = await api.post("/auth/login", data={"username": email, "password": password})
+    admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+    assert (await api.get(f"/appointments/{booking['id']}", headers=admin)).status_code == 200
+    listed = (await api.get("/users/me/appointments", headers=admin)).json()
+    assert booking["id"] in [x["id"] for x in listed["data"]] or listed["count"] > len(
+        listed["data"]
+    )
+    cancelled = await api.put(f"/appointments/{booking['id']}/cancel", headers=admin)
+    assert cancelled.json()["reason"] == "cancelled by the admin"
+    # Registration never hands out the role.
+    refused = await api.post(
+        "/auth/register",
+        json={
+            "email": "x@example.com",
+            "password": "long enough!",
+            "full_name": "X",
+            "role": "admin",
+        },
+    )
+    assert_error(refused, 422, "validation_error")
