@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -34,9 +35,9 @@ def _libpq(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-def fresh_postgres() -> Iterator[str]:
-    """A new, empty database on the PostgreSQL server, dropped at the end of the run."""
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, empty database on the PostgreSQL server, dropped afterwards."""
     admin_url = postgres_url()
     assert admin_url is not None
     name = f"booking_test_{uuid.uuid4().hex[:12]}"
@@ -47,6 +48,12 @@ def fresh_postgres() -> Iterator[str]:
     finally:
         with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def fresh_postgres() -> Iterator[str]:
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
