@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 
 from activities.booking import BookingActivities
 from activities.payments import gateway_from_settings
+from activities.payments.port import PaymentGateway
 from config import Settings, get_settings
 from db.engine import Database
 from workflows.booking import BookingWorkflow
@@ -19,8 +20,10 @@ from workflows.client import connect
 log = logging.getLogger("booking.worker")
 
 
-def build_worker(client: Client, settings: Settings, db: Database) -> Worker:
-    activities = BookingActivities(db, gateway_from_settings(settings, db))
+def build_worker(
+    client: Client, settings: Settings, db: Database, payments: PaymentGateway
+) -> Worker:
+    activities = BookingActivities(db, payments)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -32,15 +35,19 @@ def build_worker(client: Client, settings: Settings, db: Database) -> Worker:
 async def run(settings: Settings) -> None:
     db = Database.from_settings(settings)
     client = await connect(settings)
-    worker = build_worker(client, settings, db)
+    payments = gateway_from_settings(settings, db)
+    worker = build_worker(client, settings, db, payments)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     log.info("worker polling %s on %s", settings.temporal_task_queue, settings.temporal_address)
-    async with worker:
-        await stop.wait()
-    await db.dispose()
+    try:
+        async with worker:
+            await stop.wait()
+    finally:
+        await payments.aclose()
+        await db.dispose()
 
 
 def main() -> None:

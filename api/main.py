@@ -33,14 +33,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database.from_settings(settings)
         # Lazy: the API starts (and /health answers) even while Temporal is still coming up.
         temporal = await connect(settings, lazy=True)
+        payments_gateway = gateway_from_settings(settings, db)
         app.state.services = AppServices(
-            settings=settings,
-            db=db,
-            temporal=temporal,
-            payments=gateway_from_settings(settings, db),
+            settings=settings, db=db, temporal=temporal, payments=payments_gateway
         )
-        yield
-        await db.dispose()
+        try:
+            yield
+        finally:
+            await payments_gateway.aclose()
+            await db.dispose()
 
     app = FastAPI(
         title="Booking",

@@ -13,4 +13,12 @@ def gateway_from_settings(settings: Settings, db: Database) -> PaymentGateway:
         from activities.payments.sandbox import SandboxPaymentGateway
 
         return SandboxPaymentGateway(db, secret)
-    raise NotImplementedError("the Stripe gateway is not wired yet; use PAYMENT_GATEWAY=sandbox")
+    if settings.stripe_api_key is None:
+        raise ValueError("PAYMENT_GATEWAY=stripe needs STRIPE_API_KEY, the account's secret key")
+    from activities.payments.stripe_gateway import StripePaymentGateway
+
+    return StripePaymentGateway(
+        api_key=settings.stripe_api_key.get_secret_value(),
+        webhook_secret=secret,
+        api_base=settings.stripe_api_base,
+    )

@@ -25,3 +25,7 @@ class PaymentGateway(Protocol):
     def parse_webhook(self, payload: bytes, signature: str | None) -> PaymentEvent | None:
         """Verify and read a webhook; None for a genuine event the saga does not act on."""
         ...
+
+    async def aclose(self) -> None:
+        """Release connections the gateway holds; the process calls it once, on shutdown."""
+        ...
