@@ -56,6 +56,7 @@ DURABLE_RETRY = RetryPolicy(
 )
 NOT_CANCELLABLE = "NotCancellable"
 NOT_AWAITING_APPROVAL = "NotAwaitingApproval"
+COMPENSATION_INCOMPLETE = "CompensationIncomplete"
 
 Undo = Callable[[], Awaitable[None]]
 
@@ -395,14 +396,27 @@ class BookingWorkflow:
     # ------------------------------------------------------------------ undo
 
     async def _compensate(self, undo: list[Undo], status: BookingStatus, reason: str) -> None:
+        """Run every undo step, each on its own: a payment that cannot be voided must not keep
+        the slot held. A step that failed for good fails the workflow, so an operator sees it."""
         self._ending = status
         self._reason = reason
+        failed: list[str] = []
         for step in reversed(undo):
-            await step()
+            try:
+                await step()
+            except ActivityError as err:
+                failed.append(str(err.cause or err))
         undo.clear()
         if self._hold is not None:
             self._hold = self._hold.model_copy(update={"status": status, "hold_expires_at": None})
         self._set_status(status)
+        if failed:
+            raise ApplicationError(
+                f"the booking is {status.replace('_', ' ')} but an undo step failed and needs "
+                f"an operator: {'; '.join(failed)}",
+                type=COMPENSATION_INCOMPLETE,
+                non_retryable=True,
+            )
 
     async def _release_slot(self) -> None:
         if self._hold is None:

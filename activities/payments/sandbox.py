@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from temporalio.exceptions import ApplicationError
 
 from activities.payments import events
 from db.engine import Database
@@ -21,6 +22,7 @@ from workflows.models import PaymentEvent, PaymentIntent, PaymentIntentRequest, 
 REQUIRES_PAYMENT = "requires_payment_method"
 SUCCEEDED = "succeeded"
 CANCELED = "canceled"
+UNKNOWN_INTENT = "UnknownPaymentIntent"
 
 
 class UnknownIntent(LookupError):
@@ -71,7 +73,12 @@ class SandboxPaymentGateway:
         async with self._db.serialized() as session:
             intent = await session.get(SandboxPaymentIntent, intent_id)
             if intent is None:
-                raise UnknownIntent(intent_id)
+                # Stripe's resource_missing: no retry can make the intent exist.
+                raise ApplicationError(
+                    f"no payment intent {intent_id} to cancel or refund",
+                    type=UNKNOWN_INTENT,
+                    non_retryable=True,
+                )
             if intent.status == REQUIRES_PAYMENT:
                 intent.status = CANCELED
                 return PaymentVoid(intent_id=intent_id, outcome="canceled")
@@ -85,6 +92,9 @@ class SandboxPaymentGateway:
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> PaymentEvent | None:
         return events.parse_payment_event(payload, signature, self._webhook_secret)
+
+    async def aclose(self) -> None:
+        """Nothing to close: the intents live in the app database."""
 
     async def checkout(self, intent_id: str, *, succeed: bool) -> tuple[bytes, str]:
         """Pay (or fail to pay) as a customer would; returns the signed webhook to deliver."""

@@ -22,7 +22,7 @@ from tests.factories import future_local, make_customer, make_provider
 from tests.temporal_fixtures import Saga
 from tests.workflows.helpers import booking_input, pay, start_booking, status_becomes
 from workflows import search_attributes
-from workflows.booking import BookingWorkflow
+from workflows.booking import COMPENSATION_INCOMPLETE, BookingWorkflow
 from workflows.client import workflow_id
 from workflows.errors import SLOT_UNAVAILABLE
 
@@ -217,3 +217,28 @@ async def test_an_event_for_another_payment_intent_does_not_confirm(saga: Saga) 
     await other_handle.signal(BookingWorkflow.payment_succeeded, event)
     await status_becomes(other_handle, BookingStatus.CONFIRMED)
     assert (await handle.query(BookingWorkflow.state)).status == BookingStatus.AWAITING_PAYMENT
+
+
+async def test_a_payment_that_cannot_be_voided_still_frees_the_slot_and_flags_the_booking(
+    saga: Saga,
+) -> None:
+    provider = await make_provider(saga.db)
+    slot = future_local(provider.timezone)
+    booking = booking_input(provider, await make_customer(saga.db), slot)
+    handle, held = await start_booking(saga, booking)
+    assert held.payment is not None
+    # The gateway lost the intent: cancelling it is refused for good when the hold expires.
+    async with saga.db.session() as session, session.begin():
+        await session.delete(await session.get(SandboxPaymentIntent, held.payment.id))
+
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+
+    assert isinstance(failed.value.cause, ApplicationError)
+    assert failed.value.cause.type == COMPENSATION_INCOMPLETE
+    assert held.payment.id in failed.value.cause.message
+    assert (await _row(saga, booking.booking_id)).status == BookingStatus.EXPIRED
+    _, again = await start_booking(
+        saga, booking_input(provider, await make_customer(saga.db), slot)
+    )
+    assert again.status == BookingStatus.AWAITING_PAYMENT
