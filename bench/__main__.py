@@ -1,0 +1,90 @@
+"""`python -m bench`: start a fresh stack, measure it, print the table and write the JSON.
+
+python -m bench                 full run on SQLite (a few minutes)
+python -m bench --db postgres   on a new database of the server DATABASE_URL names
+python -m bench --quick         small counts, under a minute: checks the harness works
+python -m bench --profile       py-spy on the API and the worker during the hot paths
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import report
+from bench.plan import FULL, QUICK
+from bench.runner import run_interruptible
+from bench.signals import Interrupted, install_sigterm
+from bench.stack import ROOT, running_stack
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--quick", action="store_true", help="small counts, under a minute")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="where to write the results (default: bench/results/<time>-<db>-<mode>.json)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead of the table: py-spy profiles of the API and worker on the hot paths",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the API and worker, e.g. --set DATABASE_POOL_SIZE=20",
+    )
+    parser.add_argument(
+        "--poll-ms",
+        type=float,
+        default=50,
+        help="poll interval of GET /appointments/{id} when the checkout answered before confirm",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the logs and the database")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    install_sigterm()
+    plan = QUICK if args.quick else FULL
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    extra_env = dict(item.split("=", 1) for item in args.set)
+    try:
+        with running_stack(args.db, extra_env=extra_env, keep=args.keep) as stack:
+            if args.profile:
+                from bench.profiling import profile
+
+                outdir = RESULTS / f"profile-{stamp}-{args.db}"
+                outdir.mkdir(parents=True, exist_ok=True)
+                work = profile(stack, plan, outdir, poll_interval=args.poll_ms / 1000)
+                print(run_interruptible(stack, work))
+                return 0
+            from bench.run import run
+
+            results = run_interruptible(stack, run(stack, plan, poll_interval=args.poll_ms / 1000))
+    except (KeyboardInterrupt, Interrupted):
+        print("bench: interrupted; every process it started is stopped", file=sys.stderr)
+        return 130
+    path = args.json or RESULTS / f"{stamp}-{args.db}-{plan.name}.json"
+    report.write_json(results, path)
+    print(report.table(results))
+    print(f"\nresults written to {path}")
+    race = results["contention"]
+    if not race["one_winner_every_race"] or any(race["leaked_holds"]):
+        print("bench: a race did not have exactly one winner and no leaked hold", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""How much each scenario does: the full run, and `--quick` (only checks that the harness works)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    repetitions: int
+    # Booking latency: concurrent clients -> requests per repetition.
+    latency_requests: dict[int, int]
+    # Saga throughput and its no-op baseline: concurrent customers, warm-up, counted window.
+    saga_clients: int
+    saga_warmup_s: float
+    saga_window_s: float
+    # Contention: concurrent requests for one slot.
+    race_requests: int
+    # Availability: sequential requests per repetition.
+    availability_requests: int
+    # Bookings per scenario are spread over this many providers so they never collide.
+    providers: int
+    customers: int
+    # Rounds of 5 whole sagas (and 5 no-op ones) before anything is measured.
+    warmup_rounds: int
+
+
+FULL = Plan(
+    name="full",
+    repetitions=3,
+    latency_requests={1: 40, 10: 150, 50: 250},
+    saga_clients=20,
+    saga_warmup_s=2.0,
+    saga_window_s=10.0,
+    race_requests=200,
+    availability_requests=50,
+    providers=60,
+    customers=200,
+    warmup_rounds=2,
+)
+
+# One repetition of each: the test suite runs it to see that the harness works and that the
+# race has exactly one winner, never to read a time.
+QUICK = Plan(
+    name="quick",
+    repetitions=1,
+    latency_requests={1: 3, 10: 10, 50: 50},
+    saga_clients=10,
+    saga_warmup_s=0.5,
+    saga_window_s=2.0,
+    race_requests=200,
+    availability_requests=5,
+    providers=60,
+    customers=200,
+    warmup_rounds=1,
+)

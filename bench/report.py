@@ -1,0 +1,142 @@
+"""The table on stdout, the targets with met / not met, and the JSON file."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+TARGET_RATIO = 0.8
+TARGET_BOOKING_P50_MS = 60.0
+TARGET_BOOKING_CLIENTS = 10
+TARGET_AVAILABILITY_P50_MS = 20.0
+
+
+def _num(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def _spread(figure: dict[str, Any], digits: int = 1) -> str:
+    if len(figure.get("runs", ())) == 1:
+        return _num(figure["median"], digits)
+    return " / ".join(_num(figure[k], digits) for k in ("min", "median", "max"))
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of the issue with the measured median and whether it is met."""
+    found: list[dict[str, Any]] = []
+    ratio = results["saga_throughput"]["ratio_to_baseline"]["median"]
+    found.append(_target("saga throughput >= 0.8 x no-op baseline", ratio, ratio >= TARGET_RATIO))
+    at_ten = next(
+        (r for r in results["booking_latency"] if r["clients"] == TARGET_BOOKING_CLIENTS), None
+    )
+    p50 = at_ten["p50"]["median"] if at_ten else math.nan
+    found.append(_target("POST /appointments p50 < 60 ms at 10 clients", p50, p50 < 60))
+    available = results["availability"]
+    if available["available"]:
+        p50 = available["p50"]["median"]
+        found.append(_target("availability p50 < 20 ms", p50, p50 < TARGET_AVAILABILITY_P50_MS))
+    else:
+        found.append(
+            {"target": "availability p50 < 20 ms", "measured": None, "status": "not measured"}
+        )
+    race = results["contention"]
+    clean = (
+        race["one_winner_every_race"]
+        and not any(race["leaked_holds"])
+        and all(c == race["requests"] - 1 for c in race["conflicts"])
+    )
+    found.append(_target("exactly one winner in every race", race["winners"], clean))
+    return found
+
+
+def _target(name: str, measured: Any, met: bool) -> dict[str, Any]:
+    return {"target": name, "measured": measured, "status": "met" if met else "NOT MET"}
+
+
+def table(results: dict[str, Any]) -> str:
+    meta, plan = results["meta"], results["plan"]
+    lines = [
+        f"Booking benchmark: {meta['db_backend']}, {meta['cpu_count']} CPUs, "
+        f"Python {meta['python']}, temporalio {meta['temporalio']}, {plan['name']} mode",
+        f"every figure: min / median / max over {plan['repetitions']} repetitions"
+        if plan["repetitions"] > 1
+        else "one repetition of each figure (quick: checks the harness, not a measurement)",
+        "",
+        "Booking latency, POST /appointments -> 201 (ms)",
+        f"  {'clients':>7}  {'p50':>24}  {'p95':>24}  {'p99':>24}  {'req/s':>18}  errors",
+    ]
+    for row in results["booking_latency"]:
+        lines.append(
+            f"  {row['clients']:>7}  {_spread(row['p50']):>24}  {_spread(row['p95']):>24}  "
+            f"{_spread(row['p99']):>24}  {_spread(row['per_second']):>18}  {row['errors']}"
+        )
+    saga, base = results["saga_throughput"], results["baseline"]
+    lines += [
+        "",
+        f"Saga throughput, confirmed bookings/s ({saga['clients']} customers, "
+        f"{_num(saga['window_s'], 0)} s window, book -> pay -> confirmed)",
+        f"  {'ours':<24}{_spread(saga['per_second'], 2):>24}"
+        f"   saga p50 {_spread(saga['saga_p50_ms'], 0)} ms, failures {saga['failures']}",
+        f"  {'no-op baseline':<24}{_spread(base['per_second'], 2):>24}"
+        f"   saga p50 {_spread(base['saga_p50_ms'], 0)} ms, failures {base['failures']}",
+        f"  {'ratio ours / baseline':<24}{_spread(saga['ratio_to_baseline'], 2):>24}",
+        f"  CPU ms per saga, ours:     {_cpu(saga)}",
+        f"  CPU ms per saga, baseline: {_cpu(base)}",
+    ]
+    race = results["contention"]
+    lines += [
+        "",
+        f"Contention, {race['requests']} concurrent requests for one slot (per race)",
+        f"  winners {race['winners']}   409s {race['conflicts']}   other {race['other']}   "
+        f"leaked holds {race['leaked_holds']}",
+        f"  p50 {_spread(race['p50'])} ms   p99 {_spread(race['p99'])} ms",
+        "",
+    ]
+    available = results["availability"]
+    if available["available"]:
+        lines += [
+            f"Availability, {available['days']} days, {available['appointments']} appointments, "
+            f"{available['busy_blocks']} busy blocks ({available['free_slots']} free slots)",
+            f"  p50 {_spread(available['p50'])} ms   p95 {_spread(available['p95'])} ms   "
+            f"p99 {_spread(available['p99'])} ms",
+        ]
+    else:
+        lines.append(f"Availability: not measured: {available['reason']}")
+    lines += ["", "Targets"]
+    for target in results["targets"]:
+        measured = target["measured"]
+        shown = _num(measured, 2) if isinstance(measured, float) else str(measured)
+        lines.append(f"  {target['target']:<48}{shown:>14}   {target['status']}")
+    return "\n".join(lines)
+
+
+def _cpu(section: dict[str, Any]) -> str:
+    """Median over repetitions of each process's CPU ms per confirmed saga."""
+    runs = [r["cpu_ms_per_saga"] for r in section["repetitions"] if r["cpu_ms_per_saga"]]
+    if not runs:
+        return "-"
+    names = [n for n in runs[0] if statistics.median(r.get(n, 0) for r in runs) >= 0.5]
+    parts = [f"{n} {statistics.median(r.get(n, 0) for r in runs):.0f}" for n in names]
+    total = statistics.median(sum(r.values()) for r in runs)
+    return f"total {total:.0f} = " + ", ".join(parts)
+
+
+def _finite(value: Any) -> Any:
+    """NaN is not JSON: write null instead."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def write_json(results: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_finite(results), indent=2, default=str) + "\n")

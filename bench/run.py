@@ -1,0 +1,151 @@
+"""One benchmark run against a running stack: seed, warm up, then every scenario in turn."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import temporalio
+
+from bench import report, scenarios, throughput
+from bench.plan import Plan
+from bench.seed import PASSWORD, BenchData, seed
+from bench.stack import ROOT, Stack
+from bench.stats import spread
+from db.engine import Database
+from workflows.client import connect
+
+
+def progress(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def pids(stack: Stack) -> dict[str, int]:
+    found = {name: p.process.pid for name, p in stack.app_processes.items() if p.process}
+    return {**found, "bench": os.getpid()}
+
+
+# Below uvicorn's 5 s keep-alive: reusing a connection the server is closing breaks a request.
+KEEPALIVE_S = 3.0
+
+
+def http_client(stack: Stack, connections: int) -> httpx.AsyncClient:
+    limits = httpx.Limits(
+        max_connections=connections,
+        max_keepalive_connections=connections,
+        keepalive_expiry=KEEPALIVE_S,
+    )
+    return httpx.AsyncClient(base_url=stack.base_url, timeout=60, limits=limits)
+
+
+async def prepare(stack: Stack, db: Database, plan: Plan, http: httpx.AsyncClient) -> BenchData:
+    """Seed the data, sign one customer in for real, and check the booking path answers."""
+    progress("seeding providers, customers and the 90-day calendar")
+    data = await seed(db, stack.settings, providers=plan.providers, customers=plan.customers)
+    first = data.customers[0]
+    login = await http.post("/auth/login", data={"username": first.email, "password": PASSWORD})
+    if login.status_code != 200:
+        raise RuntimeError(f"POST /auth/login answered {login.status_code}: {login.text}")
+    first.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+    return data
+
+
+async def run(stack: Stack, plan: Plan, *, poll_interval: float) -> dict[str, Any]:
+    db = Database.from_settings(stack.settings)
+    temporal = await connect(stack.settings)
+    watched = pids(stack)
+    results: dict[str, Any] = {"meta": meta(stack), "plan": asdict(plan)}
+    try:
+        async with http_client(stack, plan.race_requests + 10) as http:
+            data = await prepare(stack, db, plan, http)
+            progress("warming up (bookings, payments and no-op sagas)")
+            rounds = plan.warmup_rounds
+            await throughput.warm_up(throughput.http_saga(http, data, poll_interval), 5, rounds)
+            await throughput.warm_up(throughput.noop_saga(temporal), 5, rounds)
+
+            progress(f"availability ({plan.repetitions} x {plan.availability_requests} requests)")
+            results["availability"] = await scenarios.availability(
+                http, data, requests=plan.availability_requests, repetitions=plan.repetitions
+            )
+            results["booking_latency"] = []
+            for clients, requests in plan.latency_requests.items():
+                progress(f"booking latency at {clients} clients ({plan.repetitions} x {requests})")
+                stack.check_alive()
+                results["booking_latency"].append(
+                    await scenarios.booking_latency(
+                        http,
+                        data,
+                        watched,
+                        clients=clients,
+                        requests=requests,
+                        repetitions=plan.repetitions,
+                    )
+                )
+            progress(
+                f"saga throughput and no-op baseline ({plan.repetitions} x "
+                f"{plan.saga_window_s:g} s each, {plan.saga_clients} customers)"
+            )
+            stack.check_alive()
+            ours, baseline = await throughput.throughput_pair(
+                http,
+                temporal,
+                data,
+                watched,
+                clients=plan.saga_clients,
+                warmup=plan.saga_warmup_s,
+                window=plan.saga_window_s,
+                repetitions=plan.repetitions,
+                poll_interval=poll_interval,
+            )
+            ratios = [
+                o["per_second"] / b["per_second"] if b["per_second"] else float("nan")
+                for o, b in zip(ours["repetitions"], baseline["repetitions"], strict=True)
+            ]
+            results["saga_throughput"] = {**ours, "ratio_to_baseline": spread(ratios)}
+            results["baseline"] = baseline
+            progress(f"contention ({plan.repetitions} races of {plan.race_requests} requests)")
+            stack.check_alive()
+            results["contention"] = await scenarios.contention(
+                http, db, data, requests=plan.race_requests, repetitions=plan.repetitions
+            )
+    finally:
+        await db.dispose()
+    results["targets"] = report.targets(results)
+    return results
+
+
+def meta(stack: Stack) -> dict[str, Any]:
+    return {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "db_backend": stack.backend,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "temporalio": temporalio.__version__,
+        "temporal_cli": _output([stack.temporal.args[0], "--version"]),
+        "git_commit": _output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
+        "git_dirty": bool(_output(["git", "-C", str(ROOT), "status", "--porcelain"])),
+        "overrides": {k: v for k, v in stack.env.items() if k not in BASE_ENV},
+    }
+
+
+BASE_ENV = {
+    "ENVIRONMENT",
+    "DATABASE_URL",
+    "TEMPORAL_ADDRESS",
+    "TEMPORAL_TASK_QUEUE",
+    "PAYMENT_GATEWAY",
+}
+
+
+def _output(args: list[str]) -> str:
+    try:
+        return subprocess.run(args, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""

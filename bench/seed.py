@@ -1,0 +1,243 @@
+"""The bench's data, written straight through SQLAlchemy before anything is measured.
+
+- Booking providers open all day, every day (00:00-00:00), each with one priced 30-minute
+  service on a 30-minute grid; bookings are spread over them so they never collide.
+- One provider only for the contention races, one fresh slot per race.
+- One availability provider (America/New_York, weekdays 09:00-17:00) with a 15-minute service
+  on a 15-minute grid, 1,000 confirmed appointments and 500 external busy blocks over 90 days.
+  (Those hours give about 2,050 quarter-hour slots in 90 days, so 1,000 appointments leave
+  about half free; 30-minute appointments would not fit.)
+- Customers sharing one real argon2 hash; their tokens are minted with the API's own Settings.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import count
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert
+
+from api.security import create_access_token, hash_password
+from config import Settings
+from db.engine import Database
+from db.models import (
+    Appointment,
+    ExternalBusyBlock,
+    ProviderProfile,
+    Service,
+    User,
+    WorkingHours,
+)
+
+PASSWORD = "bench-password-not-secret"
+PRICE, CURRENCY = 5000, "USD"
+# Zones without daylight saving, so local midnight + k * 30 min is always a real grid slot.
+BOOKING_ZONES = ("UTC", "Asia/Tokyo", "Asia/Kolkata", "America/Bogota")
+SLOTS_PER_DAY = 48
+DAYS_AHEAD = 2
+AVAILABILITY_ZONE = "America/New_York"
+AVAILABILITY_DAYS = 90
+AVAILABILITY_APPOINTMENTS = 1000
+AVAILABILITY_BUSY_BLOCKS = 500
+
+
+@dataclass(frozen=True)
+class Offer:
+    provider_id: uuid.UUID
+    service_id: uuid.UUID
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Customer:
+    user_id: uuid.UUID
+    email: str
+    headers: dict[str, str]
+
+
+@dataclass
+class SlotPlanner:
+    """Hands out valid, never-repeated slots: local midnight >= 2 days ahead + k * 30 min."""
+
+    offers: list[Offer]
+    _turn: Iterator[int] = field(default_factory=count)
+    _next_k: dict[uuid.UUID, int] = field(default_factory=dict)
+
+    def next(self) -> tuple[Offer, datetime]:
+        offer = self.offers[next(self._turn) % len(self.offers)]
+        k = self._next_k.get(offer.provider_id, 0)
+        self._next_k[offer.provider_id] = k + 1
+        zone = ZoneInfo(offer.timezone)
+        first_day = datetime.now(zone).date() + timedelta(days=DAYS_AHEAD)
+        day = first_day + timedelta(days=k // SLOTS_PER_DAY)
+        midnight = datetime.combine(day, time(0), zone)
+        return offer, midnight + timedelta(minutes=30 * (k % SLOTS_PER_DAY))
+
+
+@dataclass
+class BenchData:
+    booking: SlotPlanner
+    contention: SlotPlanner
+    availability: Offer
+    availability_from: date
+    availability_to: date
+    customers: list[Customer]
+
+
+async def seed(db: Database, settings: Settings, *, providers: int, customers: int) -> BenchData:
+    now = datetime.now(UTC)
+    password_hash = hash_password(PASSWORD)
+    people = [_customer(password_hash, now) for _ in range(customers)]
+    rows: list[object] = []
+    offers = [
+        _provider(rows, BOOKING_ZONES[i % len(BOOKING_ZONES)], now, all_day=True)
+        for i in range(providers)
+    ]
+    race = _provider(rows, "UTC", now, all_day=True)
+    calendar = _provider(rows, AVAILABILITY_ZONE, now, all_day=False, minutes=15)
+    async with db.session() as session, session.begin():
+        session.add_all(people)
+        await session.flush()
+        for kind in (User, ProviderProfile, Service, WorkingHours):
+            session.add_all([row for row in rows if isinstance(row, kind)])
+            await session.flush()
+    first = datetime.now(ZoneInfo(AVAILABILITY_ZONE)).date() + timedelta(days=DAYS_AHEAD)
+    last = first + timedelta(days=AVAILABILITY_DAYS - 1)
+    await _fill_calendar(db, calendar, people[0].id, first, last, now)
+    return BenchData(
+        booking=SlotPlanner(offers),
+        contention=SlotPlanner([race]),
+        availability=calendar,
+        availability_from=first,
+        availability_to=last,
+        customers=[_signed_in(person, settings) for person in people],
+    )
+
+
+def _signed_in(person: User, settings: Settings) -> Customer:
+    token = create_access_token(person.id, "customer", settings)
+    return Customer(person.id, person.email, {"Authorization": f"Bearer {token}"})
+
+
+def _customer(password_hash: str, now: datetime) -> User:
+    user_id = uuid.uuid4()
+    return User(
+        id=user_id,
+        email=f"bench-{user_id.hex[:16]}@bench.example.com",
+        password_hash=password_hash,
+        full_name="Bench Customer",
+        phone=None,
+        role="customer",
+        created_at=now,
+    )
+
+
+def _provider(
+    rows: list[object], timezone: str, now: datetime, *, all_day: bool, minutes: int = 30
+) -> Offer:
+    user = User(
+        id=uuid.uuid4(),
+        email=f"bench-provider-{uuid.uuid4().hex[:16]}@bench.example.com",
+        password_hash="!",
+        full_name="Bench Provider",
+        phone=None,
+        role="provider",
+        created_at=now,
+    )
+    profile = ProviderProfile(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        display_name="Bench Provider",
+        timezone=timezone,
+        auto_confirm=True,
+        created_at=now,
+    )
+    service = Service(
+        id=uuid.uuid4(),
+        provider_id=profile.id,
+        name=f"Bench consultation ({minutes} min)",
+        duration_minutes=minutes,
+        price_amount=PRICE,
+        currency=CURRENCY,
+        buffer_before_minutes=0,
+        buffer_after_minutes=0,
+        slot_interval_minutes=minutes,
+        min_notice_minutes=0,
+        horizon_days=365,
+        max_per_day=None,
+        active=True,
+        created_at=now,
+    )
+    hours = (time(0), time(0)) if all_day else (time(9), time(17))
+    weekdays = range(7) if all_day else range(5)
+    rows += [user, profile, service]
+    rows += [
+        WorkingHours(
+            id=uuid.uuid4(),
+            provider_id=profile.id,
+            weekday=d,
+            start_time=hours[0],
+            end_time=hours[1],
+        )
+        for d in weekdays
+    ]
+    return Offer(profile.id, service.id, timezone)
+
+
+async def _fill_calendar(
+    db: Database, offer: Offer, customer_id: uuid.UUID, first: date, last: date, now: datetime
+) -> None:
+    """1,000 confirmed quarter-hours and 500 external busy blocks in working hours."""
+    rng = random.Random(20240601)
+    zone = ZoneInfo(offer.timezone)
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    workdays = [day for day in days if day.weekday() < 5]
+    quarters = [(day, q) for day in workdays for q in range(32)]
+    appointments = []
+    for day, q in rng.sample(quarters, AVAILABILITY_APPOINTMENTS):
+        start = datetime.combine(day, time(9), zone) + timedelta(minutes=15 * q)
+        start, end = start.astimezone(UTC), (start + timedelta(minutes=15)).astimezone(UTC)
+        appointments.append(
+            {
+                "id": uuid.uuid4(),
+                "provider_id": offer.provider_id,
+                "service_id": offer.service_id,
+                "customer_id": customer_id,
+                "start_at": start,
+                "end_at": end,
+                "blocked_start": start,
+                "blocked_end": end,
+                "status": "confirmed",
+                "hold_expires_at": None,
+                "price_amount": PRICE,
+                "currency": CURRENCY,
+                "customer_timezone": None,
+                "cancel_reason": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    blocks = []
+    for i in range(AVAILABILITY_BUSY_BLOCKS):
+        day = rng.choice(workdays)
+        start = datetime.combine(day, time(9), zone) + timedelta(minutes=15 * rng.randrange(30))
+        length = timedelta(minutes=rng.choice((30, 45, 60, 90)))
+        blocks.append(
+            {
+                "id": uuid.uuid4(),
+                "provider_id": offer.provider_id,
+                "source": "google" if i % 2 else "microsoft",
+                "external_id": f"bench-event-{i}",
+                "start_at": start.astimezone(UTC),
+                "end_at": (start + length).astimezone(UTC),
+                "created_at": now,
+            }
+        )
+    async with db.session() as session, session.begin():
+        await session.execute(insert(Appointment), appointments)
+        await session.execute(insert(ExternalBusyBlock), blocks)

@@ -1,0 +1,66 @@
+"""`python -m bench --quick` works end to end. Its times are never asserted: only its shape,
+and that the race for one slot had exactly one winner."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICK_BUDGET_S = 300  # --quick aims at under a minute; this only stops a hung run
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _spread_ok(figure: dict[str, Any]) -> bool:
+    return all(_is_number(figure[k]) for k in ("min", "median", "max"))
+
+
+@pytest.mark.e2e
+def test_quick_bench_runs_and_the_race_has_one_winner(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    finished = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=QUICK_BUDGET_S,
+    )
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    results = json.loads(out.read_text())
+
+    assert results["meta"]["cpu_count"] >= 1 and results["meta"]["db_backend"] == "sqlite"
+    assert {row["clients"] for row in results["booking_latency"]} == {1, 10, 50}
+    for row in results["booking_latency"]:
+        assert all(_spread_ok(row[q]) for q in ("p50", "p95", "p99")), row
+        assert row["errors"] == 0, row
+
+    saga, baseline = results["saga_throughput"], results["baseline"]
+    assert _spread_ok(saga["per_second"]) and saga["per_second"]["median"] > 0
+    assert _spread_ok(baseline["per_second"]) and baseline["per_second"]["median"] > 0
+    assert _spread_ok(saga["ratio_to_baseline"])
+
+    race = results["contention"]
+    assert race["requests"] == 200
+    assert race["winners"] and all(w == 1 for w in race["winners"]), race["repetitions"]
+    assert all(c == 200 - 1 for c in race["conflicts"]), race["repetitions"]
+    assert all(leaked == 0 for leaked in race["leaked_holds"]), race["repetitions"]
+    assert _spread_ok(race["p99"])
+
+    availability = results["availability"]
+    assert availability["available"], availability
+    assert _spread_ok(availability["p50"]) and _spread_ok(availability["p99"])
+    assert availability["free_slots"] > 0
+
+    statuses = {target["status"] for target in results["targets"]}
+    assert statuses <= {"met", "NOT MET", "not measured"}
+    assert len(results["targets"]) == 4
+    assert "Targets" in finished.stdout
