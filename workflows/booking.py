@@ -14,6 +14,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as StepTimedOut
 
 with workflow.unsafe.imports_passed_through():
     from activities.booking import BookingActivities
@@ -38,6 +39,12 @@ with workflow.unsafe.imports_passed_through():
         ReleaseRequest,
         VoidPaymentRequest,
     )
+
+# The steps a customer waits for (hold, payment intent, approval wait, confirmation) are short
+# and run as local activities, in the workflow task itself: no round trip through the server's
+# activity queue, so POST /appointments answers within the first workflow task. They are as
+# durable (recorded as markers, retried, replayed). The undo and after-the-fact steps stay
+# regular activities, so an operator sees their retries as pending activities in the Web UI.
 
 # The hold answers a waiting HTTP request: it retries briefly, then the booking is refused.
 HOLD_TIMEOUT = timedelta(seconds=10)
@@ -123,6 +130,15 @@ class BookingWorkflow:
         return self.state()
 
     @workflow.update
+    async def wait_until_settled(self) -> BookingState:
+        """The booking once it has acted on its payment: confirmed, awaiting approval or over.
+
+        The sandbox checkout asks it after delivering the webhook, instead of polling queries.
+        """
+        await workflow.wait_condition(lambda: self._status != BookingStatus.AWAITING_PAYMENT)
+        return self.state()
+
+    @workflow.update
     async def cancel(self, request: CancelRequest) -> BookingState:
         """Cancel on behalf of the customer, the provider or an admin; refund by policy."""
         self._cancel = request
@@ -198,7 +214,7 @@ class BookingWorkflow:
         booking = self._booking
         undo.append(self._release_slot)
         try:
-            self._hold = await workflow.execute_activity_method(
+            self._hold = await workflow.execute_local_activity_method(
                 BookingActivities.hold_slot,
                 HoldRequest(
                     booking_id=booking.booking_id,
@@ -214,17 +230,14 @@ class BookingWorkflow:
                 schedule_to_close_timeout=HOLD_DEADLINE,
                 retry_policy=HOLD_RETRY,
             )
-        except ActivityError as err:
+        except (ActivityError, ApplicationError, StepTimedOut) as err:
             self._refuse(err)
             return
         self._set_status(self._hold.status)
 
-    def _refuse(self, err: ActivityError) -> None:
-        cause = err.cause
-        if isinstance(cause, ApplicationError) and cause.type in (
-            SLOT_UNAVAILABLE,
-            SLOT_NOT_BOOKABLE,
-        ):
+    def _refuse(self, err: ActivityError | ApplicationError | StepTimedOut) -> None:
+        cause = _application_failure(err)
+        if cause is not None and cause.type in (SLOT_UNAVAILABLE, SLOT_NOT_BOOKABLE):
             self._refusal = ApplicationError(
                 cause.message, *cause.details, type=cause.type, non_retryable=True
             )
@@ -244,7 +257,7 @@ class BookingWorkflow:
             self._answered = True
             return
         undo.append(self._void_payment)
-        self._payment = await workflow.execute_activity_method(
+        self._payment = await workflow.execute_local_activity_method(
             BookingActivities.create_payment_intent,
             PaymentIntentRequest(
                 booking_id=hold.booking_id,
@@ -340,15 +353,16 @@ class BookingWorkflow:
     ) -> None:
         """Run a step that needs the hold still in place; a lost hold ends the booking."""
         try:
-            await workflow.execute_activity_method(
+            await workflow.execute_local_activity_method(
                 activity,
                 request,
                 summary=summary,
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=DURABLE_RETRY,
             )
-        except ActivityError as err:
-            if isinstance(err.cause, ApplicationError) and err.cause.type == HOLD_LOST:
+        except (ActivityError, ApplicationError) as err:
+            failure = _application_failure(err)
+            if failure is not None and failure.type == HOLD_LOST:
                 raise BookingEnded(
                     BookingStatus.EXPIRED, "the hold lapsed and the slot was taken meanwhile"
                 ) from err
@@ -454,3 +468,12 @@ class BookingWorkflow:
     def _set_status(self, status: BookingStatus) -> None:
         self._status = status
         workflow.upsert_search_attributes([search_attributes.BOOKING_STATUS.value_set(status)])
+
+
+def _application_failure(
+    err: ActivityError | ApplicationError | StepTimedOut,
+) -> ApplicationError | None:
+    """The activity's own ApplicationError. A regular activity's failure arrives wrapped in an
+    ActivityError; a local activity's arrives as the ApplicationError itself."""
+    cause = err.cause if isinstance(err, ActivityError) else err
+    return cause if isinstance(cause, ApplicationError) else None

@@ -8,13 +8,16 @@ from uuid import UUID
 
 import httpx
 from fastapi import APIRouter, Request
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError
 
 from activities.payments.sandbox import IntentNotPayable, SandboxPaymentGateway, UnknownIntent
 from api.deps import PaymentsDep, TemporalDep
 from api.errors import APIError, not_found
-from domain.booking_state import BookingStatus
 from workflows.booking import BookingWorkflow
 from workflows.client import workflow_id
 
@@ -77,13 +80,16 @@ async def _checkout(
 
 async def _settled_status(temporal: Client, booking_id: UUID) -> str | None:
     """The booking's status once it has moved past awaiting payment (None if it cannot say)."""
-    handle = temporal.get_workflow_handle(workflow_id(booking_id))
+    handle = temporal.get_workflow_handle_for(BookingWorkflow.run, workflow_id(booking_id))
     try:
         async with asyncio.timeout(SETTLE_WITHIN.total_seconds()):
-            while True:
-                state = await handle.query(BookingWorkflow.state)
-                if state.status != BookingStatus.AWAITING_PAYMENT:
-                    return str(state.status)
-                await asyncio.sleep(0.05)
-    except (TimeoutError, RPCError):
+            state = await handle.execute_update(BookingWorkflow.wait_until_settled)
+    except (
+        TimeoutError,
+        RPCError,
+        WorkflowUpdateFailedError,
+        WorkflowUpdateRPCTimeoutOrCancelledError,
+    ):
+        # Too slow, or the booking closed before it could answer: the caller GETs it instead.
         return None
+    return str(state.status)
