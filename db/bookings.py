@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,11 +62,13 @@ async def hold_slot(db: Database, request: HoldRequest, *, now: datetime) -> Hol
                 return _hold(existing, provider)
             # Holds of one provider run one at a time, so rules the overlap constraint cannot
             # express (the daily maximum, external busy time) hold under concurrency too.
-            await session.execute(
-                select(ProviderProfile.id)
-                .where(ProviderProfile.id == provider.id)
-                .with_for_update()
-            )
+            # SQLite's BEGIN IMMEDIATE already runs every hold one at a time.
+            if db.dialect != "sqlite":
+                await session.execute(
+                    select(ProviderProfile.id)
+                    .where(ProviderProfile.id == provider.id)
+                    .with_for_update()
+                )
             start = request.start.astimezone(UTC)
             rules = rules_of(service)
             span = blocked_span(start, rules)
@@ -108,6 +112,25 @@ async def hold_slot(db: Database, request: HoldRequest, *, now: datetime) -> Hol
         if is_overlap_violation(err):
             raise SlotTaken() from err
         raise
+
+
+async def slot_is_taken(
+    db: Database, provider_id: UUID, start: datetime, end: datetime, *, now: datetime
+) -> bool:
+    """A cheap, conservative look before holding: True only if an active booking or an
+    unexpired hold (buffers included) overlaps [start, end), so holding is sure to fail.
+    False proves nothing: the hold's own transaction decides."""
+    async with db.session() as session:
+        found = await session.scalar(
+            select(Appointment.id)
+            .where(Appointment.provider_id == provider_id)
+            .where(Appointment.status.in_(ACTIVE_STATUSES))
+            .where((Appointment.hold_expires_at.is_(None)) | (Appointment.hold_expires_at > now))
+            .where(Appointment.blocked_start < end.astimezone(UTC))
+            .where(Appointment.blocked_end > start.astimezone(UTC))
+            .limit(1)
+        )
+    return found is not None
 
 
 async def release_slot(db: Database, request: ReleaseRequest, *, now: datetime) -> bool:
@@ -172,24 +195,25 @@ async def _payment_succeeded(session: AsyncSession, intent_id: str | None, now: 
 async def record_payment_intent(
     db: Database, booking_id: UUID, intent: PaymentIntent, *, now: datetime
 ) -> None:
-    async with db.serialized() as session:
-        existing = await session.scalar(
-            select(PaymentTransaction.id).where(PaymentTransaction.intent_id == intent.id)
-        )
-        if existing is None:
-            session.add(
-                PaymentTransaction(
-                    appointment_id=booking_id,
-                    gateway=intent.gateway,
-                    intent_id=intent.id,
-                    amount=intent.amount,
-                    currency=intent.currency,
-                    status=intent.status,
-                    refunded_amount=0,
-                    created_at=now,
-                    updated_at=now,
-                )
+    """Record the intent once: a retried activity finds it there and changes nothing."""
+    insert = sqlite_insert if db.dialect == "sqlite" else postgresql_insert
+    async with db.session() as session, session.begin():
+        await session.execute(
+            insert(PaymentTransaction)
+            .values(
+                id=uuid4(),
+                appointment_id=booking_id,
+                gateway=intent.gateway,
+                intent_id=intent.id,
+                amount=intent.amount,
+                currency=intent.currency,
+                status=intent.status,
+                refunded_amount=0,
+                created_at=now,
+                updated_at=now,
             )
+            .on_conflict_do_nothing(index_elements=[PaymentTransaction.intent_id])
+        )
 
 
 async def record_payment_void(db: Database, void: PaymentVoid, *, now: datetime) -> None:
