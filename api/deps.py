@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,6 +12,7 @@ from temporalio.client import Client
 from activities.payments.port import PaymentGateway
 from api.errors import APIError
 from api.security import user_id_from_token
+from api.slot_gate import SlotGate
 from config import Settings
 from db.engine import Database
 from db.users import Account, get_account
@@ -25,6 +26,7 @@ class AppServices:
     db: Database
     temporal: Client
     payments: PaymentGateway
+    slot_gate: SlotGate = field(default_factory=SlotGate)
 
 
 def _services(request: Request) -> AppServices:
@@ -51,10 +53,15 @@ def _payments(services: ServicesDep) -> PaymentGateway:
     return services.payments
 
 
+def _slot_gate(services: ServicesDep) -> SlotGate:
+    return services.slot_gate
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 DatabaseDep = Annotated[Database, Depends(_db)]
 TemporalDep = Annotated[Client, Depends(_temporal)]
 PaymentsDep = Annotated[PaymentGateway, Depends(_payments)]
+SlotGateDep = Annotated[SlotGate, Depends(_slot_gate)]
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 

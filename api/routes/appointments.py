@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -17,7 +17,7 @@ from temporalio.common import QueryRejectCondition, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import CurrentUser, DatabaseDep, SettingsDep, TemporalDep
+from api.deps import CurrentUser, DatabaseDep, SettingsDep, SlotGateDep, TemporalDep
 from api.errors import APIError, not_found
 from api.schemas.appointments import (
     AppointmentCreate,
@@ -29,6 +29,7 @@ from db import bookings
 from db.catalog import get_service
 from db.engine import Database
 from db.users import Account
+from domain.availability import SlotTaken
 from workflows import search_attributes
 from workflows.booking import NOT_AWAITING_APPROVAL, NOT_CANCELLABLE, BookingWorkflow
 from workflows.client import workflow_id
@@ -41,6 +42,7 @@ router = APIRouter(prefix="/appointments", tags=["appointments"])
 EARLY_RETURN_TIMEOUT = timedelta(seconds=20)
 QUERY_TIMEOUT = timedelta(seconds=5)
 UPDATE_TIMEOUT = timedelta(seconds=30)
+SLOT_TAKEN = SlotTaken().detail
 UNAVAILABLE = APIError(503, "booking_engine_unavailable", "bookings are unavailable; try again")
 
 
@@ -59,6 +61,7 @@ async def create_appointment(
     db: DatabaseDep,
     temporal: TemporalDep,
     settings: SettingsDep,
+    slot_gate: SlotGateDep,
 ) -> AppointmentPublic:
     """Book a slot: the slot is held and the answer says how to pay before the hold expires."""
     service = await get_service(db, body.service_id)
@@ -88,12 +91,20 @@ async def create_appointment(
         ),
         static_summary=f"{service.name} at {body.start.isoformat()}",
     )
+    start_utc = body.start.astimezone(UTC)
+    end_utc = start_utc + timedelta(minutes=service.duration_minutes)
     try:
-        state = await temporal.execute_update_with_start_workflow(
-            BookingWorkflow.wait_until_held,
-            start_workflow_operation=start_booking,
-            rpc_timeout=EARLY_RETURN_TIMEOUT,
-        )
+        # Requests for one slot take turns in this process; see api/slot_gate.py.
+        async with slot_gate.admit((service.provider_id, start_utc)):
+            if await bookings.slot_is_taken(
+                db, service.provider_id, start_utc, end_utc, now=datetime.now(UTC)
+            ):
+                raise APIError(409, "slot_unavailable", SLOT_TAKEN)
+            state = await temporal.execute_update_with_start_workflow(
+                BookingWorkflow.wait_until_held,
+                start_workflow_operation=start_booking,
+                rpc_timeout=EARLY_RETURN_TIMEOUT,
+            )
     except WorkflowUpdateFailedError as err:
         raise _refusal(err) from err
     except WorkflowUpdateRPCTimeoutOrCancelledError as err:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
 
 import httpx
+import pytest
+from sqlalchemy import update
+from temporalio.client import Client
 
 from activities.payments import events
 from db import bookings
+from db.models import Appointment
 from domain.booking_state import BookingStatus
 from tests.factories import future_local, make_provider
 from tests.integration.api_helpers import assert_error, sign_up
@@ -252,3 +259,50 @@ async def test_health_and_readiness(api: httpx.AsyncClient) -> None:
     ready = await api.get("/ready")
     assert ready.status_code == 200, ready.text
     assert ready.json() == {"status": "ready", "database": "ok", "temporal": "ok"}
+
+
+async def test_a_crowd_for_one_slot_starts_one_workflow_and_the_rest_get_409(
+    api: httpx.AsyncClient, saga: Saga, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = await make_provider(saga.db)
+    start = future_local(provider.timezone).isoformat()
+    customers = [await sign_up(api) for _ in range(12)]
+    started = 0
+    execute = Client.execute_update_with_start_workflow
+
+    async def counting(self: Client, *args: Any, **kwargs: Any) -> Any:
+        nonlocal started
+        started += 1
+        return await execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(Client, "execute_update_with_start_workflow", counting)
+
+    answers = await asyncio.gather(
+        *(_book(api, customer, provider.service_id, start) for customer in customers)
+    )
+
+    assert sorted(a.status_code for a in answers) == [201] + [409] * 11
+    for refused in (a for a in answers if a.status_code == 409):
+        assert_error(refused, 409, "slot_unavailable")
+    # Those queued behind the winner saw the slot taken without starting a workflow.
+    assert started == 1
+
+
+async def test_a_lapsed_hold_does_not_turn_a_new_booking_away(
+    api: httpx.AsyncClient, saga: Saga
+) -> None:
+    provider = await make_provider(saga.db)
+    start = future_local(provider.timezone).isoformat()
+    first = await _book(api, await sign_up(api), provider.service_id, start)
+    assert first.status_code == 201, first.text
+    async with saga.db.session() as session, session.begin():
+        await session.execute(
+            update(Appointment)
+            .where(Appointment.id == UUID(first.json()["id"]))
+            .values(hold_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+
+    again = await _book(api, await sign_up(api), provider.service_id, start)
+
+    assert again.status_code == 201, again.text
+    assert again.json()["status"] == "awaiting_payment"
