@@ -75,7 +75,14 @@ def table(results: dict[str, Any]) -> str:
             f"  {row['clients']:>7}  {_spread(row['p50']):>24}  {_spread(row['p95']):>24}  "
             f"{_spread(row['p99']):>24}  {_spread(row['per_second']):>18}  {row['errors']}"
         )
+    floor = results.get("booking_floor")
+    if floor:
+        lines.append(
+            f"  engine floor at {floor['clients']} clients ({floor['shape']}): "
+            f"p50 {_spread(floor['p50'])} ms"
+        )
     saga, base = results["saga_throughput"], results["baseline"]
+    same = base.get("same_shape")
     lines += [
         "",
         f"Saga throughput, confirmed bookings/s ({saga['clients']} customers, "
@@ -88,6 +95,14 @@ def table(results: dict[str, Any]) -> str:
         f"  CPU ms per saga, ours:     {_cpu(saga)}",
         f"  CPU ms per saga, baseline: {_cpu(base)}",
     ]
+    if same:
+        lines += [
+            f"  {'no-op, our shape':<24}{_spread(same['per_second'], 2):>24}"
+            f"   saga p50 {_spread(same['saga_p50_ms'], 0)} ms, failures {same['failures']}"
+            "  (local activities, unsandboxed)",
+            f"  {'ratio ours / our shape':<24}{_spread(saga['ratio_to_same_shape'], 2):>24}",
+            f"  CPU ms per saga, our shape: {_cpu(same)}",
+        ]
     race = results["contention"]
     lines += [
         "",

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import temporalio
 
-from bench import report, scenarios, throughput
+from bench import report, scenarios, throughput, whatif
 from bench.plan import Plan
 from bench.seed import PASSWORD, BenchData, seed
 from bench.stack import ROOT, Stack
@@ -87,6 +87,19 @@ async def run(stack: Stack, plan: Plan, *, poll_interval: float) -> dict[str, An
                         repetitions=plan.repetitions,
                     )
                 )
+            requests = plan.latency_requests[report.TARGET_BOOKING_CLIENTS]
+            progress(f"engine floor: no-op update-with-start at 10 clients ({requests} each)")
+            floor = [
+                await whatif.early_return_at(
+                    temporal, report.TARGET_BOOKING_CLIENTS, requests, **throughput.OUR_SHAPE
+                )
+                for _ in range(plan.repetitions)
+            ]
+            results["booking_floor"] = {
+                "clients": report.TARGET_BOOKING_CLIENTS,
+                "shape": "no-op update-with-start, local activities, unsandboxed",
+                "p50": spread(floor),
+            }
             progress(
                 f"saga throughput and no-op baseline ({plan.repetitions} x "
                 f"{plan.saga_window_s:g} s each, {plan.saga_clients} customers)"
@@ -107,7 +120,16 @@ async def run(stack: Stack, plan: Plan, *, poll_interval: float) -> dict[str, An
                 o["per_second"] / b["per_second"] if b["per_second"] else float("nan")
                 for o, b in zip(ours["repetitions"], baseline["repetitions"], strict=True)
             ]
-            results["saga_throughput"] = {**ours, "ratio_to_baseline": spread(ratios)}
+            same_shape = baseline["same_shape"]["repetitions"]
+            to_same_shape = [
+                o["per_second"] / b["per_second"] if b["per_second"] else float("nan")
+                for o, b in zip(ours["repetitions"], same_shape, strict=True)
+            ]
+            results["saga_throughput"] = {
+                **ours,
+                "ratio_to_baseline": spread(ratios),
+                "ratio_to_same_shape": spread(to_same_shape),
+            }
             results["baseline"] = baseline
             progress(f"contention ({plan.repetitions} races of {plan.race_requests} requests)")
             stack.check_alive()
