@@ -3,8 +3,9 @@
 When a popular slot opens, hundreds of requests may arrive for it at once. Each would start a
 workflow whose hold the database then refuses: correct, but every loser pays for a workflow
 and waits behind the others. The gate lets one request per (provider, start) through at a
-time; the ones queued behind it first look at the database, and once the slot is taken they
-answer 409 at the cost of one read. It sheds load and nothing else: the database's overlap
+time. A request that held the slot marks its turn taken, and the requests that queued behind
+it answer 409 without touching anything; a request that finds no such mark looks at the
+database before starting a workflow. It sheds load and nothing else: the database's overlap
 guard still decides, between API processes as within one.
 """
 
@@ -13,26 +14,49 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+
+@dataclass
+class _Slot:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    queued: int = 0
+    # Set by a request that held the slot; seen by the requests that queued behind it.
+    taken: bool = False
+
+
+class Turn:
+    """One request's turn at a slot."""
+
+    def __init__(self, slot: _Slot) -> None:
+        self._slot = slot
+
+    @property
+    def taken(self) -> bool:
+        """An earlier request, queued with this one, held the slot."""
+        return self._slot.taken
+
+    def mark_taken(self) -> None:
+        self._slot.taken = True
 
 
 class SlotGate:
     def __init__(self) -> None:
-        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+        self._slots: dict[Hashable, _Slot] = {}
 
     @asynccontextmanager
-    async def admit(self, key: Hashable) -> AsyncIterator[None]:
-        lock, waiting = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, waiting + 1)
+    async def admit(self, key: Hashable) -> AsyncIterator[Turn]:
+        slot = self._slots.setdefault(key, _Slot())
+        slot.queued += 1
         try:
-            async with lock:
-                yield
+            async with slot.lock:
+                yield Turn(slot)
         finally:
-            lock, waiting = self._locks[key]
-            if waiting == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, waiting - 1)
+            slot.queued -= 1
+            if slot.queued == 0:
+                # The last one out forgets the slot: a later request asks the database again.
+                del self._slots[key]
 
     def __len__(self) -> int:
         """Slots with a request in flight or queued (what a test can see of the bookkeeping)."""
-        return len(self._locks)
+        return len(self._slots)

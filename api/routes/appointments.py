@@ -95,8 +95,8 @@ async def create_appointment(
     end_utc = start_utc + timedelta(minutes=service.duration_minutes)
     try:
         # Requests for one slot take turns in this process; see api/slot_gate.py.
-        async with slot_gate.admit((service.provider_id, start_utc)):
-            if await bookings.slot_is_taken(
+        async with slot_gate.admit((service.provider_id, start_utc)) as turn:
+            if turn.taken or await bookings.slot_is_taken(
                 db, service.provider_id, start_utc, end_utc, now=datetime.now(UTC)
             ):
                 raise APIError(409, "slot_unavailable", SLOT_TAKEN)
@@ -105,6 +105,7 @@ async def create_appointment(
                 start_workflow_operation=start_booking,
                 rpc_timeout=EARLY_RETURN_TIMEOUT,
             )
+            turn.mark_taken()
     except WorkflowUpdateFailedError as err:
         raise _refusal(err) from err
     except WorkflowUpdateRPCTimeoutOrCancelledError as err:
