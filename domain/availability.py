@@ -407,6 +407,8 @@ def check_slot(
 def _to_utc(value: datetime, name: str) -> datetime:
     if not isinstance(value, datetime):
         raise ValueError(f"{name} must be a datetime, got {value!r}")
+    if value.tzinfo is UTC:  # already what astimezone(UTC) would return: skip its cost
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} {value.isoformat()} is naive; pass a timezone-aware datetime")
     return value.astimezone(UTC)

@@ -19,7 +19,7 @@ from api.schemas.providers import (
     ServicePublic,
 )
 from db import providers
-from db.schedule import open_slots
+from db.schedule import find_offer, offered_slots, open_slots
 from domain.availability import local_day_bounds
 from domain.timezones import parse_zone
 
@@ -109,10 +109,10 @@ async def availability(
     ] = None,
 ) -> JSONResponse:
     """Free slots of one service between two dates (at most 90 days), in the zone asked for."""
-    profile = await providers.get_profile(db, provider_id)
-    if profile is None:
+    offer = await find_offer(db, provider_id, service_id)
+    if offer is None:
         raise not_found("provider")
-    zone = _zone(tz or profile.timezone)
+    zone = _zone(tz or offer.timezone)
     first = first or datetime.now(zone).date()
     last = last or first + timedelta(days=DEFAULT_RANGE_DAYS - 1)
     if last < first:
@@ -126,11 +126,9 @@ async def availability(
         )
     window_start, _ = local_day_bounds(first, zone)
     _, window_end = local_day_bounds(last, zone)
-    slots = await open_slots(
-        db, provider_id, service_id, window_start, window_end, datetime.now(UTC)
-    )
-    if slots is None:
+    if offer.rules is None:
         raise not_found("service")
+    slots = await offered_slots(db, offer, window_start, window_end, datetime.now(UTC))
     # The hot read path: render directly rather than through a model per slot.
     return JSONResponse(
         {
