@@ -40,13 +40,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import accumulate, pairwise
-from operator import attrgetter
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 __all__ = [
     "BookingRules",
     "Busy",
+    "BusyTimes",
     "Schedule",
     "Slot",
     "SlotNotBookable",
@@ -64,7 +64,6 @@ _DAY_LENGTH = timedelta(hours=24)
 _MICROSECOND = timedelta(microseconds=1)
 _MIDNIGHT = time(0)
 _END_OF_TIME = datetime.max.replace(tzinfo=UTC)
-_START = attrgetter("start")
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -184,6 +183,48 @@ class Busy:
         object.__setattr__(self, "end", end)
 
 
+class BusyTimes:
+    """Busy spans as the slot sweep reads them: the non-empty ones by start, each with the latest
+    end of it and the spans before it. A blocked span [lo, hi) overlaps some busy span iff, among
+    the spans starting before hi, the latest end is after lo.
+
+    free_slots builds one from Busy values; from_pairs builds one from many (start, end) pairs
+    without an object per span, validated and converted exactly as Busy(start, end) would be.
+    """
+
+    __slots__ = ("latest_end", "starts")
+    starts: list[datetime]
+    latest_end: list[datetime]
+
+    def __init__(self, spans: Iterable[Busy]) -> None:
+        self._index(sorted([(b.start, b.end) for b in spans if b.start < b.end]))
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[datetime, datetime]]) -> BusyTimes:
+        spans: list[tuple[datetime, datetime]] = []
+        append = spans.append
+        for start, end in pairs:
+            if not (
+                start.__class__ is datetime
+                and end.__class__ is datetime
+                and start.tzinfo is UTC
+                and end.tzinfo is UTC
+                and start <= end
+            ):
+                span = Busy(start, end)  # validates, converts to UTC, or raises as Busy does
+                start, end = span.start, span.end
+            if start < end:
+                append((start, end))
+        spans.sort()
+        times = cls.__new__(cls)
+        times._index(spans)
+        return times
+
+    def _index(self, spans: list[tuple[datetime, datetime]]) -> None:
+        self.starts = [start for start, _ in spans]
+        self.latest_end = list(accumulate([end for _, end in spans], max))
+
+
 @dataclass(frozen=True, slots=True)
 class Slot:
     """A bookable appointment: start is aware UTC and end = start + duration."""
@@ -238,7 +279,7 @@ def free_slots(
     schedule: Schedule,
     rules: BookingRules,
     *,
-    busy: Sequence[Busy],
+    busy: Sequence[Busy] | BusyTimes,
     booked_starts: Sequence[datetime],
     window_start: datetime,
     window_end: datetime,
@@ -267,11 +308,9 @@ def free_slots(
     if earliest >= stop:
         return []
 
-    # Busy spans sorted by start, with the running maximum of their ends: a blocked span [lo, hi)
-    # overlaps some busy span iff, among the spans starting before hi, the latest end is after lo.
-    spans = sorted([b for b in busy if b.start < b.end], key=_START)
-    busy_starts = [b.start for b in spans]
-    latest_end = list(accumulate([b.end for b in spans], max))
+    times = busy if isinstance(busy, BusyTimes) else BusyTimes(busy)
+    busy_starts = times.starts
+    latest_end = times.latest_end
     tail = duration + after
 
     slots: list[Slot] = []
@@ -291,8 +330,9 @@ def free_slots(
                     i = bisect_left(busy_starts, candidate + tail, i)
                     if i and latest_end[i - 1] > candidate - before:
                         # Overlap. Every later start overlaps that same busy span until the
-                        # blocked span begins at or after its end: jump to the first such start.
-                        k = _ceil_div(latest_end[i - 1] + before - iv_start, step)
+                        # blocked span begins at or after its end: jump to the first such start
+                        # (k = ceil((end + before - iv_start) / step), inlined: this loop is hot).
+                        k = -((iv_start - latest_end[i - 1] - before) // step)
                         candidate = iv_start + k * step
                         continue
                     append(Slot(candidate, candidate + duration))

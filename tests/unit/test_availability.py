@@ -15,6 +15,7 @@ import pytest
 from domain.availability import (
     BookingRules,
     Busy,
+    BusyTimes,
     Schedule,
     Slot,
     SlotNotBookable,
@@ -566,6 +567,8 @@ def test_naive_datetimes_are_rejected() -> None:
     with pytest.raises(ValueError, match="naive"):
         Busy(naive, aware)
     with pytest.raises(ValueError, match="naive"):
+        BusyTimes.from_pairs([(aware, naive)])
+    with pytest.raises(ValueError, match="naive"):
         blocked_span(naive, rules)
 
 
@@ -573,6 +576,8 @@ def test_inverted_spans_and_windows_are_rejected() -> None:
     start = local(MONDAY, "09:00", NEW_YORK)
     with pytest.raises(ValueError, match="before it starts"):
         Busy(start, start - minutes(1))
+    with pytest.raises(ValueError, match="before it starts"):
+        BusyTimes.from_pairs([(start.astimezone(UTC), start.astimezone(UTC) - minutes(1))])
     with pytest.raises(ValueError, match="before window_start"):
         free_slots(
             OFFICE,

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from domain.availability import (
     BookingRules,
     Busy,
+    BusyTimes,
     Schedule,
     Slot,
     SlotNotBookable,
@@ -323,6 +324,26 @@ def scenarios(draw: st.DrawFn) -> Scenario:
 @given(scenarios())
 def test_free_slots_match_the_brute_force_reference(scenario: Scenario) -> None:
     assert scenario.free() == scenario.reference()
+
+
+@PROPERTY
+@given(scenarios(), st.booleans())
+def test_busy_times_from_pairs_give_the_same_slots_as_busy_spans(
+    scenario: Scenario, in_utc: bool
+) -> None:
+    """The availability endpoint hands free_slots (start, end) pairs, not Busy values."""
+    show = (lambda instant: instant) if in_utc else scenario.shown
+    pairs = [(show(b.start), show(b.end)) for b in scenario.busy]
+    slots = free_slots(
+        scenario.schedule,
+        scenario.rules,
+        busy=BusyTimes.from_pairs(pairs),
+        booked_starts=[scenario.shown(b) for b in scenario.booked],
+        window_start=scenario.shown(scenario.window_start),
+        window_end=scenario.shown(scenario.window_end),
+        now=scenario.shown(scenario.now),
+    )
+    assert slots == scenario.reference()
 
 
 @PROPERTY
