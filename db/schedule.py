@@ -10,6 +10,8 @@ type's per-value conversion were most of the availability endpoint's time.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -21,6 +23,7 @@ from sqlalchemy import (
     CompoundSelect,
     Date,
     Integer,
+    ScalarSelect,
     Select,
     String,
     Time,
@@ -28,6 +31,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    func,
     literal_column,
     not_,
     null,
@@ -51,7 +55,15 @@ from db.models import (
     WorkingHours,
 )
 from db.types import UTCDateTime
-from domain.availability import BookingRules, Busy, Schedule, Slot, WorkingInterval, free_slots
+from domain.availability import (
+    BookingRules,
+    Busy,
+    BusyTimes,
+    Schedule,
+    Slot,
+    WorkingInterval,
+    free_slots,
+)
 from domain.booking_state import ACTIVE_STATUSES, HOLD_STATUSES
 
 # Local dates a UTC window touches can differ from its UTC dates by up to a day either way.
@@ -101,21 +113,32 @@ async def service_with_provider(
     return None if row is None else (row[0], row[1])
 
 
-async def find_offer(db: Database, provider_id: UUID, service_id: UUID) -> Offer | None:
-    """The provider's zone and the service's rules, in one statement; None if no such provider."""
-    async with db.session() as session:
-        return await _offer(session, provider_id, service_id)
+class CalendarReader:
+    """Offers and their free slots, read in one transaction (see `reading`)."""
 
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
 
-async def offered_slots(
-    db: Database, offer: Offer, window_start: datetime, window_end: datetime, now: datetime
-) -> list[Slot]:
-    """Free slots of the offer's service starting in the window (none if it has no rules)."""
-    if offer.rules is None:
-        return []
-    async with db.session() as session:
+    async def offer(self, provider_id: UUID, service_id: UUID) -> Offer | None:
+        """The provider's zone and the service's rules; None if there is no such provider."""
+        row = (
+            await self._session.execute(
+                _OFFER, {"provider_id": provider_id, "service_id": service_id}
+            )
+        ).first()
+        if row is None:
+            return None
+        timezone, found, *rules = row
+        return Offer(provider_id, timezone, service_id, None if found is None else _rules(*rules))
+
+    async def free_slots(
+        self, offer: Offer, window_start: datetime, window_end: datetime, now: datetime
+    ) -> list[Slot]:
+        """Free slots of the offer's service starting in the window; none without a service."""
+        if offer.rules is None:
+            return []
         schedule, busy, booked = await _calendar(
-            session,
+            self._session,
             offer.provider_id,
             offer.service_id,
             ZoneInfo(offer.timezone),
@@ -124,15 +147,21 @@ async def offered_slots(
             window_end,
             now,
         )
-    return free_slots(
-        schedule,
-        offer.rules,
-        busy=busy,
-        booked_starts=booked,
-        window_start=window_start,
-        window_end=window_end,
-        now=now,
-    )
+        return free_slots(
+            schedule,
+            offer.rules,
+            busy=BusyTimes.from_pairs(busy),
+            booked_starts=booked,
+            window_start=window_start,
+            window_end=window_end,
+            now=now,
+        )
+
+
+@asynccontextmanager
+async def reading(db: Database) -> AsyncIterator[CalendarReader]:
+    async with db.session() as session:
+        yield CalendarReader(session)
 
 
 async def open_slots(
@@ -144,29 +173,11 @@ async def open_slots(
     now: datetime,
 ) -> list[Slot] | None:
     """Free slots of an active service starting in the window; None if there is no such service."""
-    async with db.session() as session:
-        offer = await _offer(session, provider_id, service_id)
+    async with reading(db) as calendar:
+        offer = await calendar.offer(provider_id, service_id)
         if offer is None or offer.rules is None:
             return None
-        schedule, busy, booked = await _calendar(
-            session,
-            provider_id,
-            service_id,
-            ZoneInfo(offer.timezone),
-            offer.rules,
-            window_start,
-            window_end,
-            now,
-        )
-    return free_slots(
-        schedule,
-        offer.rules,
-        busy=busy,
-        booked_starts=booked,
-        window_start=window_start,
-        window_end=window_end,
-        now=now,
-    )
+        return await calendar.free_slots(offer, window_start, window_end, now)
 
 
 def rules_of(service: Service) -> BookingRules:
@@ -201,7 +212,8 @@ async def load_context(
         window_end,
         now,
     )
-    return BookingContext(provider, service, schedule, rules, busy, booked)
+    spans = [Busy(start, end) for start, end in busy]
+    return BookingContext(provider, service, schedule, rules, spans, booked)
 
 
 def _rules(
@@ -251,16 +263,6 @@ def _offer_query() -> Select[Any]:
 _OFFER = _offer_query()
 
 
-async def _offer(session: AsyncSession, provider_id: UUID, service_id: UUID) -> Offer | None:
-    row = (
-        await session.execute(_OFFER, {"provider_id": provider_id, "service_id": service_id})
-    ).first()
-    if row is None:
-        return None
-    timezone, found, *rules = row
-    return Offer(provider_id, timezone, service_id, None if found is None else _rules(*rules))
-
-
 # ----------------------------------------------------------------- the calendar in one statement
 
 _WEEKLY, _OVERRIDE, _HOLIDAY, _BUSY, _BOOKED = range(5)
@@ -300,19 +302,31 @@ def _part(
     day: ColumnElement[Any] | None = None,
     opens: ColumnElement[Any] | None = None,
     closes: ColumnElement[Any] | None = None,
-    start: ColumnElement[Any] | None = None,
-    end: ColumnElement[Any] | None = None,
+    instants: ColumnElement[Any] | None = None,
 ) -> Select[Any]:
-    """One branch of the calendar's UNION ALL: every branch has the same seven typed columns."""
+    """One branch of the calendar's UNION ALL: every branch has the same six typed columns."""
     return select(
         literal_column(str(kind), Integer).label("kind"),
         cast(null(), Integer).label("weekday") if weekday is None else weekday,
         cast(null(), Date).label("day") if day is None else day,
         cast(null(), Time).label("opens") if opens is None else opens,
         cast(null(), Time).label("closes") if closes is None else closes,
-        cast(null(), String).label("start") if start is None else _utc_text(start),
-        cast(null(), String).label("end") if end is None else _utc_text(end),
+        cast(null(), String).label("instants") if instants is None else instants,
     )
+
+
+def _joined(*instants: ColumnElement[Any]) -> ColumnElement[str]:
+    """Instants as comma-separated UTC text."""
+    text: ColumnElement[str] = _utc_text(instants[0])
+    for instant in instants[1:]:
+        text = text + "," + _utc_text(instant)
+    return text
+
+
+def _all_joined(spans: Select[Any], *more: Select[Any]) -> ScalarSelect[Any]:
+    """One row of text for many: a row per busy span was most of the read's time."""
+    rows = union_all(spans, *more).subquery() if more else spans.subquery()
+    return select(func.aggregate_strings(rows.c.instants, ",").label("instants")).scalar_subquery()
 
 
 def _not_lapsed() -> ColumnElement[bool]:
@@ -330,11 +344,24 @@ def _not_lapsed() -> ColumnElement[bool]:
 
 def _calendar_query(*, with_booked: bool) -> CompoundSelect[Any]:
     """Built once: a statement object keeps its cache key, so running it again costs no
-    compilation and no cache-key walk of its five branches."""
+    compilation and no cache-key walk of its branches."""
     provider = bindparam("provider_id", type_=Uuid)
     first, last = bindparam("first_day", type_=Date), bindparam("last_day", type_=Date)
     busy_start = bindparam("busy_start", type_=UTCDateTime)
     busy_end = bindparam("busy_end", type_=UTCDateTime)
+    booked_spans = select(
+        _joined(_appointments.blocked_start, _appointments.blocked_end).label("instants")
+    ).where(
+        _appointments.provider_id == provider,
+        _not_lapsed(),
+        _appointments.blocked_start < busy_end,
+        _appointments.blocked_end > busy_start,
+    )
+    external_spans = select(_joined(_external.start_at, _external.end_at).label("instants")).where(
+        _external.provider_id == provider,
+        _external.start_at < busy_end,
+        _external.end_at > busy_start,
+    )
     parts = [
         _part(
             _WEEKLY, weekday=_hours.weekday, opens=_hours.start_time, closes=_hours.end_time
@@ -348,27 +375,16 @@ def _calendar_query(*, with_booked: bool) -> CompoundSelect[Any]:
         _part(_HOLIDAY, day=_holidays.day).where(
             _holidays.provider_id == provider, _holidays.day.between(first, last)
         ),
-        _part(_BUSY, start=_appointments.blocked_start, end=_appointments.blocked_end).where(
-            _appointments.provider_id == provider,
-            _not_lapsed(),
-            _appointments.blocked_start < busy_end,
-            _appointments.blocked_end > busy_start,
-        ),
-        _part(_BUSY, start=_external.start_at, end=_external.end_at).where(
-            _external.provider_id == provider,
-            _external.start_at < busy_end,
-            _external.end_at > busy_start,
-        ),
+        _part(_BUSY, instants=_all_joined(booked_spans, external_spans)),
     ]
     if with_booked:
-        parts.append(
-            _part(_BOOKED, start=_appointments.start_at).where(
-                _appointments.service_id == bindparam("service_id", type_=Uuid),
-                _not_lapsed(),
-                _appointments.start_at >= bindparam("booked_start", type_=UTCDateTime),
-                _appointments.start_at < bindparam("booked_end", type_=UTCDateTime),
-            )
+        booked_starts = select(_joined(_appointments.start_at).label("instants")).where(
+            _appointments.service_id == bindparam("service_id", type_=Uuid),
+            _not_lapsed(),
+            _appointments.start_at >= bindparam("booked_start", type_=UTCDateTime),
+            _appointments.start_at < bindparam("booked_end", type_=UTCDateTime),
         )
+        parts.append(_part(_BOOKED, instants=_all_joined(booked_starts)))
     return union_all(*parts)
 
 
@@ -385,8 +401,8 @@ async def _calendar(
     window_start: datetime,
     window_end: datetime,
     now: datetime,
-) -> tuple[Schedule, list[Busy], list[datetime]]:
-    """The schedule, busy spans and booked starts that decide starts in the window."""
+) -> tuple[Schedule, list[tuple[datetime, datetime]], list[datetime]]:
+    """The schedule, busy spans (start, end) and booked starts that decide starts in the window."""
     params: dict[str, Any] = {
         "provider_id": provider_id,
         "first_day": (window_start.astimezone(zone) - _DATE_MARGIN).date(),
@@ -406,16 +422,16 @@ async def _calendar(
     weekly: dict[int, list[WorkingInterval]] = {}
     overrides: dict[date, list[WorkingInterval]] = {}
     holidays: set[date] = set()
-    busy: list[Busy] = []
+    busy: list[tuple[datetime, datetime]] = []
     booked: list[datetime] = []
-    instant = datetime.fromisoformat
-    for kind, weekday, day, opens, closes, start, end in (
-        await session.execute(query, params)
-    ).all():
+    for kind, weekday, day, opens, closes, instants in (await session.execute(query, params)).all():
         if kind == _BUSY:
-            busy.append(Busy(instant(start), instant(end)))
+            if instants:
+                ends = map(datetime.fromisoformat, instants.split(","))
+                busy = list(zip(ends, ends, strict=True))
         elif kind == _BOOKED:
-            booked.append(instant(start))
+            if instants:
+                booked = list(map(datetime.fromisoformat, instants.split(",")))
         elif kind == _WEEKLY:
             weekly.setdefault(weekday, []).append(WorkingInterval(opens, closes))
         elif kind == _OVERRIDE:

@@ -18,8 +18,7 @@ from api.schemas.providers import (
     ServiceMatch,
     ServicePublic,
 )
-from db import providers
-from db.schedule import find_offer, offered_slots, open_slots
+from db import providers, schedule
 from domain.availability import local_day_bounds
 from domain.timezones import parse_zone
 
@@ -59,7 +58,7 @@ async def search_providers(
         for offered in services:
             free, first = None, None
             if bounds is not None:
-                slots = await open_slots(db, profile.id, offered.id, *bounds, now) or []
+                slots = await schedule.open_slots(db, profile.id, offered.id, *bounds, now) or []
                 if not slots:
                     continue
                 free, first = len(slots), slots[0].start.astimezone(zone)
@@ -109,26 +108,27 @@ async def availability(
     ] = None,
 ) -> JSONResponse:
     """Free slots of one service between two dates (at most 90 days), in the zone asked for."""
-    offer = await find_offer(db, provider_id, service_id)
-    if offer is None:
-        raise not_found("provider")
-    zone = _zone(tz or offer.timezone)
-    first = first or datetime.now(zone).date()
-    last = last or first + timedelta(days=DEFAULT_RANGE_DAYS - 1)
-    if last < first:
-        raise APIError(422, "invalid_range", f"to ({last}) is before from ({first})")
-    if (last - first).days + 1 > MAX_RANGE_DAYS:
-        raise APIError(
-            422,
-            "range_too_long",
-            f"from {first} to {last} is {(last - first).days + 1} days; ask for at most "
-            f"{MAX_RANGE_DAYS} days at a time",
-        )
-    window_start, _ = local_day_bounds(first, zone)
-    _, window_end = local_day_bounds(last, zone)
-    if offer.rules is None:
-        raise not_found("service")
-    slots = await offered_slots(db, offer, window_start, window_end, datetime.now(UTC))
+    async with schedule.reading(db) as calendar:
+        offer = await calendar.offer(provider_id, service_id)
+        if offer is None:
+            raise not_found("provider")
+        zone = _zone(tz or offer.timezone)
+        first = first or datetime.now(zone).date()
+        last = last or first + timedelta(days=DEFAULT_RANGE_DAYS - 1)
+        if last < first:
+            raise APIError(422, "invalid_range", f"to ({last}) is before from ({first})")
+        if (last - first).days + 1 > MAX_RANGE_DAYS:
+            raise APIError(
+                422,
+                "range_too_long",
+                f"from {first} to {last} is {(last - first).days + 1} days; ask for at most "
+                f"{MAX_RANGE_DAYS} days at a time",
+            )
+        window_start, _ = local_day_bounds(first, zone)
+        _, window_end = local_day_bounds(last, zone)
+        if offer.rules is None:
+            raise not_found("service")
+        slots = await calendar.free_slots(offer, window_start, window_end, datetime.now(UTC))
     # The hot read path: render directly rather than through a model per slot.
     return JSONResponse(
         {
