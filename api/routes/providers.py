@@ -6,7 +6,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from api.deps import DatabaseDep
 from api.errors import APIError, not_found
@@ -17,6 +17,7 @@ from api.schemas.providers import (
     ProviderPublic,
     ServiceMatch,
     ServicePublic,
+    availability_json,
 )
 from db import providers, schedule
 from domain.availability import local_day_bounds
@@ -106,7 +107,7 @@ async def availability(
     tz: Annotated[
         str | None, Query(description="IANA zone of the dates and times; default the provider's")
     ] = None,
-) -> JSONResponse:
+) -> Response:
     """Free slots of one service between two dates (at most 90 days), in the zone asked for."""
     async with schedule.reading(db) as calendar:
         offer = await calendar.offer(provider_id, service_id)
@@ -129,21 +130,7 @@ async def availability(
         if offer.rules is None:
             raise not_found("service")
         slots = await calendar.free_slots(offer, window_start, window_end, datetime.now(UTC))
-    # The hot read path: render directly rather than through a model per slot.
-    return JSONResponse(
-        {
-            "provider_id": str(provider_id),
-            "service_id": str(service_id),
-            "timezone": zone.key,
-            "from": first.isoformat(),
-            "to": last.isoformat(),
-            "slots": [
-                {
-                    "start": slot.start.astimezone(zone).isoformat(),
-                    "end": slot.end.astimezone(zone).isoformat(),
-                }
-                for slot in slots
-            ],
-            "count": len(slots),
-        }
+    return Response(
+        availability_json(provider_id, service_id, zone, first, last, slots),
+        media_type="application/json",
     )

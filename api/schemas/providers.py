@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from datetime import date, datetime, time
+import json
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, time, timedelta
 from typing import Any, Self
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -9,7 +11,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from api.schemas.common import Clock, EndClock, Strict, zone_name
 from db.models import ProviderProfile, Service
-from domain.availability import Schedule, WorkingInterval
+from domain.availability import Schedule, Slot, WorkingInterval
 from workflows.models import Money
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -220,6 +222,50 @@ class Availability(BaseModel):
     to: date
     slots: list[SlotPublic]
     count: int
+
+
+def availability_json(
+    provider_id: UUID,
+    service_id: UUID,
+    zone: ZoneInfo,
+    first: date,
+    last: date,
+    slots: Sequence[Slot],
+) -> bytes:
+    """An Availability as the bytes JSONResponse renders for it (keys in the model's order, no
+    spaces), built by hand: ~450 slots through json.dumps, and an aware isoformat per instant
+    (about 2 us here), were a quarter of the endpoint's time. The times need no escaping."""
+    local = _local_iso(zone)
+    slot_items = ",".join(
+        [f'{{"start":"{local(slot.start)}","end":"{local(slot.end)}"}}' for slot in slots]
+    )
+    text = json.dumps
+    return (
+        f'{{"provider_id":{text(str(provider_id))},"service_id":{text(str(service_id))},'
+        f'"timezone":{text(zone.key, ensure_ascii=False)},"from":{text(first.isoformat())},'
+        f'"to":{text(last.isoformat())},"slots":[{slot_items}],"count":{len(slots)}}}'
+    ).encode()
+
+
+def _local_iso(zone: ZoneInfo) -> Callable[[datetime], str]:
+    """instant.astimezone(zone).isoformat(), with each date, clock time and UTC offset formatted
+    once: slots share them."""
+    dates: dict[date, str] = {}
+    clocks: dict[time, str] = {}
+    offsets: dict[timedelta | None, str] = {}
+
+    def iso(instant: datetime) -> str:
+        local = instant.astimezone(zone)
+        day, clock = local.date(), local.time()
+        day_text = dates.get(day) or dates.setdefault(day, day.isoformat())
+        clock_text = clocks.get(clock) or clocks.setdefault(clock, "T" + clock.isoformat())
+        offset = local.utcoffset()
+        offset_text = offsets.get(offset)
+        if offset_text is None:
+            offset_text = offsets[offset] = local.isoformat()[len(day_text) + len(clock_text) :]
+        return day_text + clock_text + offset_text
+
+    return iso
 
 
 class ServiceMatch(ServicePublic):
