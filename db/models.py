@@ -124,7 +124,15 @@ class Appointment(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        Index("ix_appointments_provider_blocked", "provider_id", "blocked_start"),
+        # Covers the calendar read: every column it filters on or returns (migration 0003).
+        Index(
+            "ix_appointments_provider_busy",
+            "provider_id",
+            "blocked_start",
+            "blocked_end",
+            "status",
+            "hold_expires_at",
+        ),
         Index("ix_appointments_customer_start", "customer_id", "start_at"),
         CheckConstraint("end_at > start_at", name="ck_appointments_order"),
         CheckConstraint(
@@ -224,7 +232,7 @@ class ExternalBusyBlock(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        Index("ix_external_busy_blocks_provider_start", "provider_id", "start_at"),
+        Index("ix_external_busy_blocks_provider_span", "provider_id", "start_at", "end_at"),
         UniqueConstraint(
             "provider_id", "source", "external_id", name="uq_external_busy_blocks_event"
         ),
