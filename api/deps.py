@@ -29,7 +29,9 @@ class AppServices:
     slot_gate: SlotGate = field(default_factory=SlotGate)
 
 
-def _services(request: Request) -> AppServices:
+# Dependencies are coroutines even when they do not await: FastAPI runs a plain `def` one in
+# its thread pool, a round trip to another thread per dependency per request.
+async def _services(request: Request) -> AppServices:
     services: AppServices = request.app.state.services
     return services
 
@@ -37,23 +39,23 @@ def _services(request: Request) -> AppServices:
 ServicesDep = Annotated[AppServices, Depends(_services)]
 
 
-def _settings(services: ServicesDep) -> Settings:
+async def _settings(services: ServicesDep) -> Settings:
     return services.settings
 
 
-def _db(services: ServicesDep) -> Database:
+async def _db(services: ServicesDep) -> Database:
     return services.db
 
 
-def _temporal(services: ServicesDep) -> Client:
+async def _temporal(services: ServicesDep) -> Client:
     return services.temporal
 
 
-def _payments(services: ServicesDep) -> PaymentGateway:
+async def _payments(services: ServicesDep) -> PaymentGateway:
     return services.payments
 
 
-def _slot_gate(services: ServicesDep) -> SlotGate:
+async def _slot_gate(services: ServicesDep) -> SlotGate:
     return services.slot_gate
 
 
