@@ -249,12 +249,16 @@ def availability_json(
 
 def _local_iso(zone: ZoneInfo) -> Callable[[datetime], str]:
     """instant.astimezone(zone).isoformat(), with each date, clock time and UTC offset formatted
-    once: slots share them."""
+    once (slots share them), and each instant once: a slot often ends where the next begins."""
+    seen: dict[datetime, str] = {}
     dates: dict[date, str] = {}
     clocks: dict[time, str] = {}
     offsets: dict[timedelta | None, str] = {}
 
     def iso(instant: datetime) -> str:
+        text = seen.get(instant)
+        if text is not None:
+            return text
         local = instant.astimezone(zone)
         day, clock = local.date(), local.time()
         day_text = dates.get(day) or dates.setdefault(day, day.isoformat())
@@ -263,7 +267,8 @@ def _local_iso(zone: ZoneInfo) -> Callable[[datetime], str]:
         offset_text = offsets.get(offset)
         if offset_text is None:
             offset_text = offsets[offset] = local.isoformat()[len(day_text) + len(clock_text) :]
-        return day_text + clock_text + offset_text
+        text = seen[instant] = day_text + clock_text + offset_text
+        return text
 
     return iso
 
