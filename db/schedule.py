@@ -150,7 +150,7 @@ class CalendarReader:
         return free_slots(
             schedule,
             offer.rules,
-            busy=BusyTimes.from_pairs(busy),
+            busy=BusyTimes.from_sorted(*busy),
             booked_starts=booked,
             window_start=window_start,
             window_end=window_end,
@@ -214,7 +214,7 @@ async def load_context(
         window_end,
         now,
     )
-    spans = [Busy(start, end) for start, end in busy]
+    spans = [Busy(start, end) for start, end in zip(*busy, strict=True)]
     return BookingContext(provider, service, schedule, rules, spans, booked)
 
 
@@ -326,8 +326,10 @@ def _joined(*instants: ColumnElement[Any]) -> ColumnElement[str]:
 
 
 def _all_joined(spans: Select[Any], *more: Select[Any]) -> ScalarSelect[Any]:
-    """One row of text for many: a row per busy span was most of the read's time."""
-    rows = union_all(spans, *more).subquery() if more else spans.subquery()
+    """One row of text for many (a row per busy span was most of the read's time), in the order
+    of each row's "position" column. Neither engine promises that an aggregate keeps the order
+    of its subquery, so readers check it (BusyTimes.from_sorted) rather than rely on it."""
+    rows = (union_all(spans, *more) if more else spans).order_by("position").subquery()
     return select(func.aggregate_strings(rows.c.instants, ",").label("instants")).scalar_subquery()
 
 
@@ -352,14 +354,18 @@ def _calendar_query(*, with_booked: bool) -> CompoundSelect[Any]:
     busy_start = bindparam("busy_start", type_=UTCDateTime)
     busy_end = bindparam("busy_end", type_=UTCDateTime)
     booked_spans = select(
-        _joined(_appointments.blocked_start, _appointments.blocked_end).label("instants")
+        _joined(_appointments.blocked_start, _appointments.blocked_end).label("instants"),
+        _appointments.blocked_start.label("position"),
     ).where(
         _appointments.provider_id == provider,
         _not_lapsed(),
         _appointments.blocked_start < busy_end,
         _appointments.blocked_end > busy_start,
     )
-    external_spans = select(_joined(_external.start_at, _external.end_at).label("instants")).where(
+    external_spans = select(
+        _joined(_external.start_at, _external.end_at).label("instants"),
+        _external.start_at.label("position"),
+    ).where(
         _external.provider_id == provider,
         _external.start_at < busy_end,
         _external.end_at > busy_start,
@@ -380,7 +386,10 @@ def _calendar_query(*, with_booked: bool) -> CompoundSelect[Any]:
         _part(_BUSY, instants=_all_joined(booked_spans, external_spans)),
     ]
     if with_booked:
-        booked_starts = select(_joined(_appointments.start_at).label("instants")).where(
+        booked_starts = select(
+            _joined(_appointments.start_at).label("instants"),
+            _appointments.start_at.label("position"),
+        ).where(
             _appointments.service_id == bindparam("service_id", type_=Uuid),
             _not_lapsed(),
             _appointments.start_at >= bindparam("booked_start", type_=UTCDateTime),
@@ -403,8 +412,9 @@ async def _calendar(
     window_start: datetime,
     window_end: datetime,
     now: datetime,
-) -> tuple[Schedule, list[tuple[datetime, datetime]], list[datetime]]:
-    """The schedule, busy spans (start, end) and booked starts that decide starts in the window."""
+) -> tuple[Schedule, tuple[list[datetime], list[datetime]], list[datetime]]:
+    """The schedule, busy spans (their starts and their ends, by start, see _all_joined) and
+    booked starts that decide starts in the window."""
     params: dict[str, Any] = {
         "provider_id": provider_id,
         "first_day": (window_start.astimezone(zone) - _DATE_MARGIN).date(),
@@ -424,13 +434,13 @@ async def _calendar(
     weekly: dict[int, list[WorkingInterval]] = {}
     overrides: dict[date, list[WorkingInterval]] = {}
     holidays: set[date] = set()
-    busy: list[tuple[datetime, datetime]] = []
+    busy: tuple[list[datetime], list[datetime]] = ([], [])
     booked: list[datetime] = []
     for kind, weekday, day, opens, closes, instants in (await session.execute(query, params)).all():
         if kind == _BUSY:
             if instants:
-                ends = map(datetime.fromisoformat, instants.split(","))
-                busy = list(zip(ends, ends, strict=True))
+                ends = list(map(datetime.fromisoformat, instants.split(",")))
+                busy = ends[0::2], ends[1::2]
         elif kind == _BOOKED:
             if instants:
                 booked = list(map(datetime.fromisoformat, instants.split(",")))

@@ -39,7 +39,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from itertools import accumulate, pairwise
+from itertools import accumulate, islice, pairwise
+from operator import le, lt
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
@@ -218,6 +219,31 @@ class BusyTimes:
         spans.sort()
         times = cls.__new__(cls)
         times._index(spans)
+        return times
+
+    @classmethod
+    def from_sorted(cls, starts: Sequence[datetime], ends: Sequence[datetime]) -> BusyTimes:
+        """Spans given as parallel lists, the way a database read ordered by start yields them.
+        When the starts ascend, every span ends after it starts and the instants are aware
+        (two comparison passes in C), they are indexed as they are; otherwise this is exactly
+        from_pairs, with its conversions and its errors."""
+        if len(starts) != len(ends):
+            raise ValueError(f"{len(starts)} busy starts but {len(ends)} ends")
+        try:
+            # A naive instant among aware ones fails its comparison, so an aware first start and
+            # two passes without TypeError mean every instant is aware.
+            in_order = not starts or (
+                starts[0].utcoffset() is not None
+                and all(map(lt, starts, ends))
+                and all(map(le, starts, islice(starts, 1, None)))
+            )
+        except (TypeError, AttributeError):
+            in_order = False
+        if not in_order:
+            return cls.from_pairs(zip(starts, ends, strict=True))
+        times = cls.__new__(cls)
+        times.starts = list(starts)
+        times.latest_end = list(accumulate(ends, max))
         return times
 
     def _index(self, spans: list[tuple[datetime, datetime]]) -> None:

@@ -569,6 +569,10 @@ def test_naive_datetimes_are_rejected() -> None:
     with pytest.raises(ValueError, match="naive"):
         BusyTimes.from_pairs([(aware, naive)])
     with pytest.raises(ValueError, match="naive"):
+        BusyTimes.from_sorted([aware], [naive])
+    with pytest.raises(ValueError, match="naive"):
+        BusyTimes.from_sorted([naive], [naive + minutes(5)])
+    with pytest.raises(ValueError, match="naive"):
         blocked_span(naive, rules)
 
 
@@ -578,6 +582,10 @@ def test_inverted_spans_and_windows_are_rejected() -> None:
         Busy(start, start - minutes(1))
     with pytest.raises(ValueError, match="before it starts"):
         BusyTimes.from_pairs([(start.astimezone(UTC), start.astimezone(UTC) - minutes(1))])
+    with pytest.raises(ValueError, match="before it starts"):
+        BusyTimes.from_sorted([start], [start - minutes(1)])
+    with pytest.raises(ValueError, match="1 busy starts but 2 ends"):
+        BusyTimes.from_sorted([start], [start, start])
     with pytest.raises(ValueError, match="before window_start"):
         free_slots(
             OFFICE,
