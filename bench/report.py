@@ -118,7 +118,10 @@ def table(results: dict[str, Any]) -> str:
             f"Availability, {available['days']} days, {available['appointments']} appointments, "
             f"{available['busy_blocks']} busy blocks ({available['free_slots']} free slots)",
             f"  p50 {_spread(available['p50'])} ms   p95 {_spread(available['p95'])} ms   "
-            f"p99 {_spread(available['p99'])} ms",
+            f"p99 {_spread(available['p99'])} ms   (minimal HTTP/1.1 client)",
+            f"  through httpx, the client's own CPU included: "
+            f"p50 {_spread(available['httpx']['p50'])} ms   "
+            f"p99 {_spread(available['httpx']['p99'])} ms",
         ]
     else:
         lines.append(f"Availability: not measured: {available['reason']}")
