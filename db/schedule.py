@@ -10,11 +10,11 @@ type's per-value conversion were most of the availability endpoint's time.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -66,6 +66,8 @@ from domain.availability import (
 )
 from domain.booking_state import ACTIVE_STATUSES, HOLD_STATUSES
 
+T = TypeVar("T")
+
 # Local dates a UTC window touches can differ from its UTC dates by up to a day either way.
 _DATE_MARGIN = timedelta(days=1)
 
@@ -98,6 +100,12 @@ class Offer:
     timezone: str
     service_id: UUID
     rules: BookingRules | None
+    # The zone and rules as one text, read again by the calendar statement (see `reading`).
+    stamp: str
+
+
+class OfferChanged(Exception):
+    """The provider's zone or the service's rules changed between the offer and its calendar."""
 
 
 async def service_with_provider(
@@ -114,7 +122,7 @@ async def service_with_provider(
 
 
 class CalendarReader:
-    """Offers and their free slots, read in one transaction (see `reading`)."""
+    """Offers and their free slots, read consistently (see `reading`)."""
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._session = connection
@@ -128,16 +136,18 @@ class CalendarReader:
         ).first()
         if row is None:
             return None
-        timezone, found, *rules = row
-        return Offer(provider_id, timezone, service_id, None if found is None else _rules(*rules))
+        timezone, stamp, found, *rules = row
+        rules_found = None if found is None else _rules(*rules)
+        return Offer(provider_id, timezone, service_id, rules_found, stamp)
 
     async def free_slots(
         self, offer: Offer, window_start: datetime, window_end: datetime, now: datetime
     ) -> list[Slot]:
-        """Free slots of the offer's service starting in the window; none without a service."""
+        """Free slots of the offer's service starting in the window; none without a service.
+        Raises OfferChanged if the zone or the rules are no longer those of `offer`."""
         if offer.rules is None:
             return []
-        schedule, busy, booked = await _calendar(
+        schedule, busy, booked, stamp = await _calendar(
             self._session,
             offer.provider_id,
             offer.service_id,
@@ -147,6 +157,8 @@ class CalendarReader:
             window_end,
             now,
         )
+        if stamp != offer.stamp:
+            raise OfferChanged()
         return free_slots(
             schedule,
             offer.rules,
@@ -160,10 +172,29 @@ class CalendarReader:
 
 @asynccontextmanager
 async def reading(db: Database) -> AsyncIterator[CalendarReader]:
-    # A Core connection, not an ORM session: these reads make no objects, and the session's
-    # bookkeeping was a tenth of the 90-day availability's time.
+    """A Core connection, not an ORM session: these reads make no objects, and the session's
+    bookkeeping was a tenth of the 90-day availability's time.
+
+    On PostgreSQL the reads run in autocommit, without BEGIN and ROLLBACK round trips (about
+    2 ms of the endpoint's time); each statement then sees its own snapshot. The calendar
+    statement therefore reads the offer's zone and rules again, and free_slots raises
+    OfferChanged unless they are the ones the offer read: slots are only ever computed from one
+    moment's rules and calendar. (On SQLite a transaction costs no round trip and stays.)
+    """
     async with db.engine.connect() as connection:
+        if db.dialect == "postgresql":
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
         yield CalendarReader(connection)
+
+
+async def consistently(read: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
+    """Run a read of an offer and its calendar again while the offer changes under it."""
+    for _ in range(attempts - 1):
+        try:
+            return await read()
+        except OfferChanged:
+            continue
+    return await read()
 
 
 async def open_slots(
@@ -176,10 +207,14 @@ async def open_slots(
 ) -> list[Slot] | None:
     """Free slots of an active service starting in the window; None if there is no such service."""
     async with reading(db) as calendar:
-        offer = await calendar.offer(provider_id, service_id)
-        if offer is None or offer.rules is None:
-            return None
-        return await calendar.free_slots(offer, window_start, window_end, now)
+
+        async def read() -> list[Slot] | None:
+            offer = await calendar.offer(provider_id, service_id)
+            if offer is None or offer.rules is None:
+                return None
+            return await calendar.free_slots(offer, window_start, window_end, now)
+
+        return await consistently(read)
 
 
 def rules_of(service: Service) -> BookingRules:
@@ -204,7 +239,7 @@ async def load_context(
 ) -> BookingContext:
     """Rules and busy time of `provider` relevant to starts in [window_start, window_end)."""
     rules = rules_of(service)
-    schedule, busy, booked = await _calendar(
+    schedule, busy, booked, _ = await _calendar(
         session,
         provider.id,
         service.id,
@@ -249,25 +284,35 @@ _RULE_COLUMNS = (
 )
 
 
-def _offer_query() -> Select[Any]:
+def _offer_query(*columns: ColumnElement[Any]) -> Select[Any]:
     offered = and_(
         _services.id == bindparam("service_id", type_=Uuid),
         _services.provider_id == _profiles.id,
         _services.active.is_(True),
     )
     return (
-        select(_profiles.timezone, _services.id, *_RULE_COLUMNS)
+        select(*columns)
         .select_from(ProviderProfile.__table__.outerjoin(Service.__table__, offered))
         .where(_profiles.id == bindparam("provider_id", type_=Uuid))
     )
 
 
-_OFFER = _offer_query()
+def _offer_stamp() -> ColumnElement[str]:
+    """The zone and every rule (or none, without an active service) as one text."""
+    stamp: ColumnElement[str] = _profiles.timezone
+    for column in _RULE_COLUMNS:
+        stamp = stamp + "|" + func.coalesce(cast(column, String), "-")
+    return stamp
+
+
+_OFFER = _offer_query(
+    _profiles.timezone, _offer_stamp().label("stamp"), _services.id, *_RULE_COLUMNS
+)
 
 
 # ----------------------------------------------------------------- the calendar in one statement
 
-_WEEKLY, _OVERRIDE, _HOLIDAY, _BUSY, _BOOKED = range(5)
+_WEEKLY, _OVERRIDE, _HOLIDAY, _BUSY, _BOOKED, _STAMP = range(6)
 
 
 class _utc_text(FunctionElement[str]):
@@ -383,6 +428,7 @@ def _calendar_query(*, with_booked: bool) -> CompoundSelect[Any]:
             _holidays.provider_id == provider, _holidays.day.between(first, last)
         ),
         _part(_BUSY, instants=_all_joined(booked_spans, external_spans)),
+        _part(_STAMP, instants=_offer_query(_offer_stamp()).scalar_subquery()),
     ]
     if with_booked:
         booked_starts = select(_appointments.start_at.label("start")).where(
@@ -408,11 +454,12 @@ async def _calendar(
     window_start: datetime,
     window_end: datetime,
     now: datetime,
-) -> tuple[Schedule, tuple[list[datetime], list[datetime]], list[datetime]]:
-    """The schedule, busy spans (their starts and their ends, by start, see _all_joined) and
-    booked starts that decide starts in the window."""
+) -> tuple[Schedule, tuple[list[datetime], list[datetime]], list[datetime], str | None]:
+    """The schedule, busy spans (their starts and their ends, by start, see _all_joined),
+    booked starts that decide starts in the window, and the offer's stamp as read alongside."""
     params: dict[str, Any] = {
         "provider_id": provider_id,
+        "service_id": service_id,
         "first_day": (window_start.astimezone(zone) - _DATE_MARGIN).date(),
         "last_day": (window_end.astimezone(zone) + _DATE_MARGIN).date(),
         # A slot's blocked span reaches past the window by its buffers and duration.
@@ -424,7 +471,6 @@ async def _calendar(
     # Booked starts only count against a daily maximum; without one they decide nothing.
     if rules.max_per_day is not None:
         query = _CALENDAR_WITH_BOOKED
-        params["service_id"] = service_id
         params["booked_start"] = window_start - 2 * _DATE_MARGIN
         params["booked_end"] = window_end + 2 * _DATE_MARGIN
     weekly: dict[int, list[WorkingInterval]] = {}
@@ -432,11 +478,14 @@ async def _calendar(
     holidays: set[date] = set()
     busy: tuple[list[datetime], list[datetime]] = ([], [])
     booked: list[datetime] = []
+    stamp = None
     for kind, weekday, day, opens, closes, instants in (await session.execute(query, params)).all():
         if kind == _BUSY:
             if instants:
                 ends = list(map(datetime.fromisoformat, instants.split(",")))
                 busy = ends[0::2], ends[1::2]
+        elif kind == _STAMP:
+            stamp = instants
         elif kind == _BOOKED:
             if instants:
                 booked = list(map(datetime.fromisoformat, instants.split(",")))
@@ -448,4 +497,4 @@ async def _calendar(
                 hours.append(WorkingInterval(opens, closes))
         else:
             holidays.add(day)
-    return Schedule(zone, weekly, overrides, frozenset(holidays)), busy, booked
+    return Schedule(zone, weekly, overrides, frozenset(holidays)), busy, booked, stamp

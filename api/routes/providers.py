@@ -20,7 +20,7 @@ from api.schemas.providers import (
     availability_json,
 )
 from db import providers, schedule
-from domain.availability import local_day_bounds
+from domain.availability import Slot, local_day_bounds
 from domain.timezones import parse_zone
 
 router = APIRouter(prefix="/providers", tags=["providers"])
@@ -110,27 +110,32 @@ async def availability(
 ) -> Response:
     """Free slots of one service between two dates (at most 90 days), in the zone asked for."""
     async with schedule.reading(db) as calendar:
-        offer = await calendar.offer(provider_id, service_id)
-        if offer is None:
-            raise not_found("provider")
-        zone = _zone(tz or offer.timezone)
-        first = first or datetime.now(zone).date()
-        last = last or first + timedelta(days=DEFAULT_RANGE_DAYS - 1)
-        if last < first:
-            raise APIError(422, "invalid_range", f"to ({last}) is before from ({first})")
-        if (last - first).days + 1 > MAX_RANGE_DAYS:
-            raise APIError(
-                422,
-                "range_too_long",
-                f"from {first} to {last} is {(last - first).days + 1} days; ask for at most "
-                f"{MAX_RANGE_DAYS} days at a time",
-            )
-        window_start, _ = local_day_bounds(first, zone)
-        _, window_end = local_day_bounds(last, zone)
-        if offer.rules is None:
-            raise not_found("service")
-        slots = await calendar.free_slots(offer, window_start, window_end, datetime.now(UTC))
+
+        async def read() -> tuple[ZoneInfo, date, date, list[Slot]]:
+            offer = await calendar.offer(provider_id, service_id)
+            if offer is None:
+                raise not_found("provider")
+            zone = _zone(tz or offer.timezone)
+            start = first or datetime.now(zone).date()
+            end = last or start + timedelta(days=DEFAULT_RANGE_DAYS - 1)
+            if end < start:
+                raise APIError(422, "invalid_range", f"to ({end}) is before from ({start})")
+            if (end - start).days + 1 > MAX_RANGE_DAYS:
+                raise APIError(
+                    422,
+                    "range_too_long",
+                    f"from {start} to {end} is {(end - start).days + 1} days; ask for at most "
+                    f"{MAX_RANGE_DAYS} days at a time",
+                )
+            window_start, _ = local_day_bounds(start, zone)
+            _, window_end = local_day_bounds(end, zone)
+            if offer.rules is None:
+                raise not_found("service")
+            now = datetime.now(UTC)
+            return zone, start, end, await calendar.free_slots(offer, window_start, window_end, now)
+
+        zone, day_from, day_to, slots = await schedule.consistently(read)
     return Response(
-        availability_json(provider_id, service_id, zone, first, last, slots),
+        availability_json(provider_id, service_id, zone, day_from, day_to, slots),
         media_type="application/json",
     )

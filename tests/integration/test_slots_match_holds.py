@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from db import bookings
+from db import bookings, schedule
 from db.engine import Database
 from db.models import (
     Appointment,
@@ -28,6 +28,7 @@ from domain.availability import (
     BookingRules,
     Busy,
     Schedule,
+    Slot,
     SlotNotBookable,
     SlotTaken,
     WorkingInterval,
@@ -313,3 +314,47 @@ async def test_the_one_statement_read_finds_what_a_plain_read_finds(
 
 def _span(busy: Busy) -> tuple[datetime, datetime]:
     return busy.start, busy.end
+
+
+async def test_rules_changed_between_the_offer_and_its_calendar_are_read_again(
+    db: Database,
+) -> None:
+    """Slots never mix one moment's rules with another moment's calendar. SQLite reads both in
+    one transaction (its snapshot keeps the old rules); PostgreSQL reads without a transaction,
+    so its calendar statement reads the offer again and the change is noticed and read anew."""
+    provider = await make_provider(db, duration_minutes=30, slot_interval_minutes=30)
+    key = (provider.provider_id, provider.service_id)
+    now = datetime.now(UTC)
+    window = (now + timedelta(days=3), now + timedelta(days=5))
+    before = await open_slots(db, *key, *window, now)
+    assert before and all(s.end - s.start == timedelta(minutes=30) for s in before)
+
+    async with schedule.reading(db) as calendar:
+        offer = await calendar.offer(*key)
+        assert offer is not None and offer.rules is not None
+        async with db.session() as session, session.begin():
+            service = await session.get(Service, provider.service_id)
+            assert service is not None
+            service.duration_minutes = 60
+
+        reads = 0
+
+        async def read() -> list[Slot]:
+            nonlocal reads
+            reads += 1
+            current = offer if reads == 1 else await calendar.offer(*key)
+            assert current is not None
+            return await calendar.free_slots(current, *window, now)
+
+        if db.dialect == "sqlite":
+            assert await schedule.consistently(read) == before
+            assert reads == 1
+        else:
+            with pytest.raises(schedule.OfferChanged):
+                await calendar.free_slots(offer, *window, now)
+            after = await schedule.consistently(read)
+            assert reads == 2
+            assert after and all(s.end - s.start == timedelta(minutes=60) for s in after)
+
+    settled = await open_slots(db, *key, *window, now)
+    assert settled and all(s.end - s.start == timedelta(minutes=60) for s in settled)
