@@ -157,19 +157,22 @@ def table(results: dict[str, Any]) -> str:
 
 def _cpu(section: dict[str, Any]) -> str:
     """Median over repetitions of each process's CPU ms per confirmed saga."""
-    runs = [r["cpu_ms_per_saga"] for r in section["repetitions"] if r["cpu_ms_per_saga"]]
+    runs = _cpu_runs(section)
     if not runs:
         return "-"
     names = [n for n in runs[0] if statistics.median(r.get(n, 0) for r in runs) >= 0.5]
     parts = [f"{n} {statistics.median(r.get(n, 0) for r in runs):.0f}" for n in names]
-    total = statistics.median(sum(r.values()) for r in runs)
-    return f"total {total:.0f} = " + ", ".join(parts)
+    return f"total {_cpu_total(section):.0f} = " + ", ".join(parts)
 
 
 def _cpu_total(section: dict[str, Any]) -> float:
     """Median over repetitions of all processes' CPU ms per confirmed saga."""
-    runs = [r["cpu_ms_per_saga"] for r in section["repetitions"] if r["cpu_ms_per_saga"]]
+    runs = _cpu_runs(section)
     return statistics.median(sum(r.values()) for r in runs) if runs else math.nan
+
+
+def _cpu_runs(section: dict[str, Any]) -> list[dict[str, float]]:
+    return [r["cpu_ms_per_saga"] for r in section["repetitions"] if r["cpu_ms_per_saga"]]
 
 
 def _finite(value: Any) -> Any:

@@ -6,14 +6,15 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import func, select
 
 from bench.procstat import measured
 from bench.rawhttp import KeepAliveGet
+from bench.rawhttp import Response as RawResponse
 from bench.seed import (
     AVAILABILITY_APPOINTMENTS,
     AVAILABILITY_BUSY_BLOCKS,
@@ -27,6 +28,7 @@ from db.models import Appointment
 from domain.booking_state import ACTIVE_STATUSES
 
 Result = dict[str, Any]
+R = TypeVar("R")
 TRANSPORT_ERROR = 0
 
 
@@ -215,29 +217,26 @@ async def availability(
             **described,
         }
     slots = probe.json().get("count")
+
+    def lean_ok(response: RawResponse) -> None:
+        # A whole, well-formed answer with the same slots.
+        if response.status != 200 or json.loads(response.body)["count"] != slots:
+            raise RuntimeError(
+                f"availability answered {response.status} mid-run: {response.body[:200]!r}"
+            )
+
+    def httpx_ok(answer: httpx.Response) -> None:
+        if answer.status_code != 200:
+            raise RuntimeError(f"availability answered {answer.status_code} mid-run")
+
     runs: list[Result] = []
     through_httpx: list[Result] = []
     async with KeepAliveGet(str(http.base_url), url, params) as lean:
         for _ in range(repetitions):
-            latencies = []
-            for _ in range(requests):
-                began = time.perf_counter()
-                response = await lean.get()
-                latencies.append(time.perf_counter() - began)
-                # Checked outside the sample: a whole, well-formed answer with the same slots.
-                if response.status != 200 or json.loads(response.body)["count"] != slots:
-                    raise RuntimeError(
-                        f"availability answered {response.status} mid-run: {response.body[:200]!r}"
-                    )
-            runs.append({**latency_ms(latencies), "requests": len(latencies)})
-            latencies = []
-            for _ in range(requests):
-                began = time.perf_counter()
-                answer = await http.get(url, params=params)
-                latencies.append(time.perf_counter() - began)
-                if answer.status_code != 200:
-                    raise RuntimeError(f"availability answered {answer.status_code} mid-run")
-            through_httpx.append({**latency_ms(latencies), "requests": len(latencies)})
+            runs.append(await _one_at_a_time(lean.get, lean_ok, requests))
+            through_httpx.append(
+                await _one_at_a_time(lambda: http.get(url, params=params), httpx_ok, requests)
+            )
     return {
         "available": True,
         **described,
@@ -248,3 +247,17 @@ async def availability(
         "httpx": {q: spread(r[q] for r in through_httpx) for q in ("p50", "p95", "p99")},
         "httpx_repetitions": through_httpx,
     }
+
+
+async def _one_at_a_time(
+    request: Callable[[], Awaitable[R]], check: Callable[[R], None], requests: int
+) -> Result:
+    """Latencies of `requests` calls made one after another; each answer is checked outside
+    its sample."""
+    latencies = []
+    for _ in range(requests):
+        began = time.perf_counter()
+        answer = await request()
+        latencies.append(time.perf_counter() - began)
+        check(answer)
+    return {**latency_ms(latencies), "requests": len(latencies)}

@@ -125,12 +125,12 @@ class CalendarReader:
     """Offers and their free slots, read consistently (see `reading`)."""
 
     def __init__(self, connection: AsyncConnection) -> None:
-        self._session = connection
+        self._connection = connection
 
     async def offer(self, provider_id: UUID, service_id: UUID) -> Offer | None:
         """The provider's zone and the service's rules; None if there is no such provider."""
         row = (
-            await self._session.execute(
+            await self._connection.execute(
                 _OFFER, {"provider_id": provider_id, "service_id": service_id}
             )
         ).first()
@@ -148,7 +148,7 @@ class CalendarReader:
         if offer.rules is None:
             return []
         schedule, busy, booked, stamp = await _calendar(
-            self._session,
+            self._connection,
             offer.provider_id,
             offer.service_id,
             ZoneInfo(offer.timezone),

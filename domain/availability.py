@@ -199,7 +199,7 @@ class BusyTimes:
     latest_end: list[datetime]
 
     def __init__(self, spans: Iterable[Busy]) -> None:
-        self._index(sorted([(b.start, b.end) for b in spans if b.start < b.end]))
+        self._index_pairs(sorted([(b.start, b.end) for b in spans if b.start < b.end]))
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[datetime, datetime]]) -> BusyTimes:
@@ -219,7 +219,7 @@ class BusyTimes:
                 append((start, end))
         spans.sort()
         times = cls.__new__(cls)
-        times._index(spans)
+        times._index_pairs(spans)
         return times
 
     @classmethod
@@ -243,13 +243,16 @@ class BusyTimes:
         if not in_order:
             return cls.from_pairs(zip(starts, ends, strict=True))
         times = cls.__new__(cls)
-        times.starts = list(starts)
-        times.latest_end = list(accumulate(ends, max))
+        times._index(starts, ends)
         return times
 
-    def _index(self, spans: list[tuple[datetime, datetime]]) -> None:
-        self.starts = [start for start, _ in spans]
-        self.latest_end = list(accumulate([end for _, end in spans], max))
+    def _index_pairs(self, spans: list[tuple[datetime, datetime]]) -> None:
+        self._index([start for start, _ in spans], [end for _, end in spans])
+
+    def _index(self, starts: Iterable[datetime], ends: Iterable[datetime]) -> None:
+        """Non-empty spans, sorted by start, as parallel starts and ends."""
+        self.starts = list(starts)
+        self.latest_end = list(accumulate(ends, max))
 
 
 class Slot(NamedTuple):
