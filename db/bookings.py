@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any, cast
 from uuid import UUID, uuid4
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, Table, Update, Uuid, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from db.engine import Database
 from db.models import Appointment, PaymentTransaction, ProviderProfile, Service
-from db.schedule import load_context, rules_of, service_with_provider
+from db.schedule import RULE_COLUMNS, booking_rules, load_context
+from db.types import UTCDateTime
 from domain.availability import SlotNotBookable, SlotTaken, blocked_span, check_slot
 from domain.booking_state import ACTIVE_STATUSES, HOLD_STATUSES, BookingStatus
 from workflows.models import (
@@ -27,6 +29,11 @@ from workflows.models import (
     PaymentVoid,
     ReleaseRequest,
 )
+
+_appointments = cast(Table, Appointment.__table__)
+_payments = cast(Table, PaymentTransaction.__table__)
+_services = cast(Table, Service.__table__)
+_profiles = cast(Table, ProviderProfile.__table__)
 
 EXCLUSION_VIOLATION = "23P01"
 OVERLAP_GUARD = "ex_appointments_no_overlap"
@@ -47,6 +54,58 @@ class HoldLost(Exception):
         self.status = status
 
 
+# Everything the hold decides on, in one statement: the service's rules and price, its
+# provider's zone and approval setting, and the booking if an earlier attempt of this hold
+# already made it. On PostgreSQL it also takes the provider's row lock (see hold_slot).
+_HOLD_FACTS = (
+    select(
+        _services.c.provider_id,
+        _services.c.active,
+        _services.c.price_amount,
+        _services.c.currency,
+        _profiles.c.timezone,
+        _profiles.c.auto_confirm,
+        _appointments.c.start_at,
+        _appointments.c.end_at,
+        _appointments.c.price_amount,
+        _appointments.c.currency,
+        _appointments.c.status,
+        _appointments.c.hold_expires_at,
+        *RULE_COLUMNS,
+    )
+    .select_from(
+        _services.join(_profiles, _services.c.provider_id == _profiles.c.id).outerjoin(
+            _appointments, _appointments.c.id == bindparam("booking_id", type_=Uuid)
+        )
+    )
+    .where(_services.c.id == bindparam("service_id", type_=Uuid))
+    .with_for_update(of=_profiles)
+)
+
+# A lapsed hold frees its slot now, not whenever its workflow's timer fires.
+_EXPIRE_LAPSED_HOLDS = (
+    update(_appointments)
+    .where(
+        _appointments.c.provider_id == bindparam("of_provider", type_=Uuid),
+        _appointments.c.status.in_(HOLD_STATUSES),
+        _appointments.c.hold_expires_at <= bindparam("now", type_=UTCDateTime),
+        _appointments.c.blocked_start < bindparam("span_end", type_=UTCDateTime),
+        _appointments.c.blocked_end > bindparam("span_start", type_=UTCDateTime),
+    )
+    .values(
+        status=BookingStatus.EXPIRED,
+        cancel_reason="hold expired",
+        updated_at=bindparam("now", type_=UTCDateTime),
+    )
+)
+
+_INSERT_APPOINTMENT = insert(_appointments)
+
+
+def _no_such_service() -> SlotNotBookable:
+    return SlotNotBookable("unknown_service", "this provider offers no such service")
+
+
 async def hold_slot(db: Database, request: HoldRequest, *, now: datetime) -> Hold:
     """Hold the requested slot for the booking, or raise SlotTaken / SlotNotBookable.
 
@@ -55,26 +114,66 @@ async def hold_slot(db: Database, request: HoldRequest, *, now: datetime) -> Hol
     under the daily maximum. Idempotent: a retried attempt returns the hold it already made.
     """
     try:
-        async with db.serialized() as session:
-            service, provider = await _service_of(session, request)
-            existing = await session.get(Appointment, request.booking_id)
-            if existing is not None:
-                return _hold(existing, provider)
-            # Holds of one provider run one at a time, so rules the overlap constraint cannot
-            # express (the daily maximum, external busy time) hold under concurrency too.
-            # SQLite's BEGIN IMMEDIATE already runs every hold one at a time.
-            if db.dialect != "sqlite":
-                await session.execute(
-                    select(ProviderProfile.id)
-                    .where(ProviderProfile.id == provider.id)
-                    .with_for_update()
+        # Holds of one provider run one at a time, so rules the overlap constraint cannot
+        # express (the daily maximum, external busy time) hold under concurrency too: on
+        # PostgreSQL through the provider's row lock _HOLD_FACTS takes, on SQLite because
+        # BEGIN IMMEDIATE already runs every hold one at a time.
+        async with db.serialized_transaction() as connection:
+            found = (
+                await connection.execute(
+                    _HOLD_FACTS,
+                    {"service_id": request.service_id, "booking_id": request.booking_id},
                 )
+            ).first()
+            if found is None:
+                raise _no_such_service()
+            (
+                provider_id,
+                active,
+                price_amount,
+                currency,
+                timezone,
+                auto_confirm,
+                held_start,
+                held_end,
+                held_amount,
+                held_currency,
+                held_status,
+                held_until,
+            ) = found[: -len(RULE_COLUMNS)]
+            if not active or provider_id != request.provider_id:
+                raise _no_such_service()
+            if held_status is not None:
+                return Hold(
+                    booking_id=request.booking_id,
+                    start=held_start,
+                    end=held_end,
+                    price=Money(amount=held_amount, currency=held_currency),
+                    status=BookingStatus(held_status),
+                    hold_expires_at=held_until,
+                    needs_approval=not auto_confirm,
+                )
+            rules = booking_rules(*found[-len(RULE_COLUMNS) :])
             start = request.start.astimezone(UTC)
-            rules = rules_of(service)
             span = blocked_span(start, rules)
-            await _expire_lapsed_holds(session, provider.id, span.start, span.end, now)
+            await connection.execute(
+                _EXPIRE_LAPSED_HOLDS,
+                {
+                    "of_provider": provider_id,
+                    "now": now,
+                    "span_start": span.start,
+                    "span_end": span.end,
+                },
+            )
             context = await load_context(
-                session, provider, service, start, start + rules.duration, now
+                connection,
+                provider_id,
+                request.service_id,
+                timezone,
+                rules,
+                start,
+                start + rules.duration,
+                now,
             )
             slot = check_slot(
                 context.schedule,
@@ -84,34 +183,58 @@ async def hold_slot(db: Database, request: HoldRequest, *, now: datetime) -> Hol
                 booked_starts=context.booked_starts,
                 now=now,
             )
-            status = _initial_status(service, provider)
-            appointment = Appointment(
-                id=request.booking_id,
-                provider_id=provider.id,
-                service_id=service.id,
-                customer_id=request.customer_id,
-                start_at=slot.start,
-                end_at=slot.end,
-                blocked_start=span.start,
-                blocked_end=span.end,
+            status = _initial_status(price_amount, auto_confirm=auto_confirm)
+            hold = Hold(
+                booking_id=request.booking_id,
+                start=slot.start,
+                end=slot.end,
+                price=Money(amount=price_amount, currency=currency),
                 status=status,
                 hold_expires_at=request.payment_deadline
                 if status == BookingStatus.AWAITING_PAYMENT
                 else None,
-                price_amount=service.price_amount,
-                currency=service.currency,
-                customer_timezone=request.customer_timezone,
-                created_at=now,
-                updated_at=now,
+                needs_approval=not auto_confirm,
             )
-            session.add(appointment)
-            await session.flush()
-            return _hold(appointment, provider)
+            await connection.execute(
+                _INSERT_APPOINTMENT,
+                {
+                    "id": request.booking_id,
+                    "provider_id": provider_id,
+                    "service_id": request.service_id,
+                    "customer_id": request.customer_id,
+                    "start_at": slot.start,
+                    "end_at": slot.end,
+                    "blocked_start": span.start,
+                    "blocked_end": span.end,
+                    "status": status,
+                    "hold_expires_at": hold.hold_expires_at,
+                    "price_amount": price_amount,
+                    "currency": currency,
+                    "customer_timezone": request.customer_timezone,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+            return hold
     except IntegrityError as err:
         # The database's own overlap guard: a concurrent hold won the race for this slot.
         if is_overlap_violation(err):
             raise SlotTaken() from err
         raise
+
+
+_TAKEN = (
+    select(_appointments.c.id)
+    .where(
+        _appointments.c.provider_id == bindparam("provider_id", type_=Uuid),
+        _appointments.c.status.in_(ACTIVE_STATUSES),
+        _appointments.c.hold_expires_at.is_(None)
+        | (_appointments.c.hold_expires_at > bindparam("now", type_=UTCDateTime)),
+        _appointments.c.blocked_start < bindparam("end", type_=UTCDateTime),
+        _appointments.c.blocked_end > bindparam("start", type_=UTCDateTime),
+    )
+    .limit(1)
+)
 
 
 async def slot_is_taken(
@@ -120,15 +243,9 @@ async def slot_is_taken(
     """A cheap, conservative look before holding: True only if an active booking or an
     unexpired hold (buffers included) overlaps [start, end), so holding is sure to fail.
     False proves nothing: the hold's own transaction decides."""
-    async with db.session() as session:
-        found = await session.scalar(
-            select(Appointment.id)
-            .where(Appointment.provider_id == provider_id)
-            .where(Appointment.status.in_(ACTIVE_STATUSES))
-            .where((Appointment.hold_expires_at.is_(None)) | (Appointment.hold_expires_at > now))
-            .where(Appointment.blocked_start < end.astimezone(UTC))
-            .where(Appointment.blocked_end > start.astimezone(UTC))
-            .limit(1)
+    async with db.reading() as connection:
+        found = await connection.scalar(
+            _TAKEN, {"provider_id": provider_id, "start": start, "end": end, "now": now}
         )
     return found is not None
 
@@ -153,53 +270,78 @@ async def release_slot(db: Database, request: ReleaseRequest, *, now: datetime) 
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def _leave_hold(**values: Any) -> Update:
+    """A hold's move to its next status; matches nothing once the booking is no longer a hold."""
+    return (
+        update(_appointments)
+        .where(
+            _appointments.c.id == bindparam("booking_id", type_=Uuid),
+            _appointments.c.status.in_(HOLD_STATUSES),
+        )
+        .values(updated_at=bindparam("now", type_=UTCDateTime), **values)
+    )
+
+
+_AWAIT_APPROVAL = _leave_hold(
+    status=BookingStatus.AWAITING_APPROVAL,
+    hold_expires_at=bindparam("deadline", type_=UTCDateTime),
+)
+_CONFIRM = _leave_hold(status=BookingStatus.CONFIRMED, hold_expires_at=None)
+_STATUS_OF = select(_appointments.c.status).where(
+    _appointments.c.id == bindparam("booking_id", type_=Uuid)
+)
+_PAYMENT_SUCCEEDED = (
+    update(_payments)
+    .where(_payments.c.intent_id == bindparam("intent", type_=String))
+    .values(status="succeeded", updated_at=bindparam("now", type_=UTCDateTime))
+)
+
+
 async def await_approval(db: Database, wait: ApprovalWait, *, now: datetime) -> None:
     """Keep the hold until the provider decides; a paid intent is recorded as succeeded."""
-    async with db.serialized() as session:
-        appointment = await session.get(Appointment, wait.booking_id)
-        if appointment is None or appointment.status not in HOLD_STATUSES:
-            raise HoldLost(appointment.status if appointment else "missing")
-        appointment.status = BookingStatus.AWAITING_APPROVAL
-        appointment.hold_expires_at = wait.deadline
-        appointment.updated_at = now
-        await _payment_succeeded(session, wait.intent_id, now)
+    async with db.serialized_transaction() as connection:
+        moved = await connection.execute(
+            _AWAIT_APPROVAL, {"booking_id": wait.booking_id, "deadline": wait.deadline, "now": now}
+        )
+        if not moved.rowcount:
+            raise HoldLost(await _status_of(connection, wait.booking_id))
+        await _payment_succeeded(connection, wait.intent_id, now)
 
 
 async def confirm_booking(
     db: Database, booking_id: UUID, intent_id: str | None, *, now: datetime
 ) -> None:
     """Turn the hold into a confirmed booking (and its payment into a succeeded one)."""
-    async with db.serialized() as session:
-        appointment = await session.get(Appointment, booking_id)
-        if appointment is None:
-            raise HoldLost("missing")
-        if appointment.status == BookingStatus.CONFIRMED:
-            return
-        if appointment.status not in HOLD_STATUSES:
-            raise HoldLost(appointment.status)
-        appointment.status = BookingStatus.CONFIRMED
-        appointment.hold_expires_at = None
-        appointment.updated_at = now
-        await _payment_succeeded(session, intent_id, now)
+    async with db.serialized_transaction() as connection:
+        moved = await connection.execute(_CONFIRM, {"booking_id": booking_id, "now": now})
+        if not moved.rowcount:
+            status = await _status_of(connection, booking_id)
+            if status == BookingStatus.CONFIRMED:
+                return  # a retried confirmation
+            raise HoldLost(status)
+        await _payment_succeeded(connection, intent_id, now)
 
 
-async def _payment_succeeded(session: AsyncSession, intent_id: str | None, now: datetime) -> None:
+async def _status_of(connection: AsyncConnection, booking_id: UUID) -> str:
+    status = await connection.scalar(_STATUS_OF, {"booking_id": booking_id})
+    return "missing" if status is None else str(status)
+
+
+async def _payment_succeeded(
+    connection: AsyncConnection, intent_id: str | None, now: datetime
+) -> None:
     if intent_id is not None:
-        await session.execute(
-            update(PaymentTransaction)
-            .where(PaymentTransaction.intent_id == intent_id)
-            .values(status="succeeded", updated_at=now)
-        )
+        await connection.execute(_PAYMENT_SUCCEEDED, {"intent": intent_id, "now": now})
 
 
 async def record_payment_intent(
     db: Database, booking_id: UUID, intent: PaymentIntent, *, now: datetime
 ) -> None:
     """Record the intent once: a retried activity finds it there and changes nothing."""
-    insert = sqlite_insert if db.dialect == "sqlite" else postgresql_insert
-    async with db.session() as session, session.begin():
-        await session.execute(
-            insert(PaymentTransaction)
+    insert_new = sqlite_insert if db.dialect == "sqlite" else postgresql_insert
+    async with db.transaction() as connection:
+        await connection.execute(
+            insert_new(_payments)
             .values(
                 id=uuid4(),
                 appointment_id=booking_id,
@@ -212,7 +354,7 @@ async def record_payment_intent(
                 created_at=now,
                 updated_at=now,
             )
-            .on_conflict_do_nothing(index_elements=[PaymentTransaction.intent_id])
+            .on_conflict_do_nothing(index_elements=[_payments.c.intent_id])
         )
 
 
@@ -308,50 +450,10 @@ def _state(appointment: Appointment, payment: PaymentTransaction | None) -> Book
     )
 
 
-async def _service_of(
-    session: AsyncSession, request: HoldRequest
-) -> tuple[Service, ProviderProfile]:
-    found = await service_with_provider(session, request.service_id)
-    if found is None or not found[0].active or found[1].id != request.provider_id:
-        raise SlotNotBookable("unknown_service", "this provider offers no such service")
-    return found
-
-
-async def _expire_lapsed_holds(
-    session: AsyncSession,
-    provider_id: UUID,
-    blocked_start: datetime,
-    blocked_end: datetime,
-    now: datetime,
-) -> None:
-    # A lapsed hold frees its slot now, not whenever its workflow's timer fires.
-    await session.execute(
-        update(Appointment)
-        .where(Appointment.provider_id == provider_id)
-        .where(Appointment.status.in_(HOLD_STATUSES))
-        .where(Appointment.hold_expires_at <= now)
-        .where(Appointment.blocked_start < blocked_end)
-        .where(Appointment.blocked_end > blocked_start)
-        .values(status=BookingStatus.EXPIRED, cancel_reason="hold expired", updated_at=now)
-    )
-
-
-def _initial_status(service: Service, provider: ProviderProfile) -> BookingStatus:
-    if service.price_amount > 0:
+def _initial_status(price_amount: int, *, auto_confirm: bool) -> BookingStatus:
+    if price_amount > 0:
         return BookingStatus.AWAITING_PAYMENT
-    return BookingStatus.CONFIRMED if provider.auto_confirm else BookingStatus.AWAITING_APPROVAL
-
-
-def _hold(appointment: Appointment, provider: ProviderProfile) -> Hold:
-    return Hold(
-        booking_id=appointment.id,
-        start=appointment.start_at,
-        end=appointment.end_at,
-        price=Money(amount=appointment.price_amount, currency=appointment.currency),
-        status=BookingStatus(appointment.status),
-        hold_expires_at=appointment.hold_expires_at,
-        needs_approval=not provider.auto_confirm,
-    )
+    return BookingStatus.CONFIRMED if auto_confirm else BookingStatus.AWAITING_APPROVAL
 
 
 async def complete_booking(db: Database, booking_id: UUID, *, now: datetime) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import Uuid, bindparam, select
 
 from db.engine import Database
 from db.models import ProviderProfile, Service
@@ -22,25 +22,26 @@ class ServiceInfo:
     currency: str
 
 
+_services = Service.__table__.c
+_profiles = ProviderProfile.__table__.c
+
+_ACTIVE_SERVICE = (
+    select(
+        _services.id,
+        _services.provider_id,
+        _profiles.timezone,
+        _services.name,
+        _services.duration_minutes,
+        _services.price_amount,
+        _services.currency,
+    )
+    .join_from(Service.__table__, ProviderProfile.__table__, _services.provider_id == _profiles.id)
+    .where(_services.id == bindparam("service_id", type_=Uuid), _services.active.is_(True))
+)
+
+
 async def get_service(db: Database, service_id: UUID) -> ServiceInfo | None:
     """An active service with its provider's zone, or None."""
-    async with db.session() as session:
-        row = (
-            await session.execute(
-                select(Service, ProviderProfile.timezone)
-                .join(ProviderProfile, Service.provider_id == ProviderProfile.id)
-                .where(Service.id == service_id, Service.active.is_(True))
-            )
-        ).first()
-    if row is None:
-        return None
-    service, timezone = row
-    return ServiceInfo(
-        id=service.id,
-        provider_id=service.provider_id,
-        provider_timezone=timezone,
-        name=service.name,
-        duration_minutes=service.duration_minutes,
-        price_amount=service.price_amount,
-        currency=service.currency,
-    )
+    async with db.reading() as connection:
+        row = (await connection.execute(_ACTIVE_SERVICE, {"service_id": service_id})).first()
+    return None if row is None else ServiceInfo(*row)

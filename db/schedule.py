@@ -39,7 +39,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.exc import CompileError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -84,8 +84,6 @@ _external = ExternalBusyBlock.__table__.c
 class BookingContext:
     """Everything that decides whether a start is bookable for one service of one provider."""
 
-    provider: ProviderProfile
-    service: Service
     schedule: Schedule
     rules: BookingRules
     busy: list[Busy]
@@ -108,19 +106,6 @@ class OfferChanged(Exception):
     """The provider's zone or the service's rules changed between the offer and its calendar."""
 
 
-async def service_with_provider(
-    session: AsyncSession, service_id: UUID
-) -> tuple[Service, ProviderProfile] | None:
-    row = (
-        await session.execute(
-            select(Service, ProviderProfile)
-            .join(ProviderProfile, Service.provider_id == ProviderProfile.id)
-            .where(Service.id == service_id)
-        )
-    ).first()
-    return None if row is None else (row[0], row[1])
-
-
 class CalendarReader:
     """Offers and their free slots, read consistently (see `reading`)."""
 
@@ -137,7 +122,7 @@ class CalendarReader:
         if row is None:
             return None
         timezone, stamp, found, *rules = row
-        rules_found = None if found is None else _rules(*rules)
+        rules_found = None if found is None else booking_rules(*rules)
         return Offer(provider_id, timezone, service_id, rules_found, stamp)
 
     async def free_slots(
@@ -156,6 +141,7 @@ class CalendarReader:
             window_start,
             window_end,
             now,
+            stamped=True,
         )
         if stamp != offer.stamp:
             raise OfferChanged()
@@ -175,15 +161,12 @@ async def reading(db: Database) -> AsyncIterator[CalendarReader]:
     """A Core connection, not an ORM session: these reads make no objects, and the session's
     bookkeeping was a tenth of the 90-day availability's time.
 
-    On PostgreSQL the reads run in autocommit, without BEGIN and ROLLBACK round trips (about
-    2 ms of the endpoint's time); each statement then sees its own snapshot. The calendar
-    statement therefore reads the offer's zone and rules again, and free_slots raises
-    OfferChanged unless they are the ones the offer read: slots are only ever computed from one
-    moment's rules and calendar. (On SQLite a transaction costs no round trip and stays.)
+    On PostgreSQL the reads run in autocommit (Database.reading), each statement in its own
+    snapshot. The calendar statement therefore reads the offer's zone and rules again, and
+    free_slots raises OfferChanged unless they are the ones the offer read: slots are only ever
+    computed from one moment's rules and calendar.
     """
-    async with db.engine.connect() as connection:
-        if db.dialect == "postgresql":
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
+    async with db.reading() as connection:
         yield CalendarReader(connection)
 
 
@@ -218,7 +201,7 @@ async def open_slots(
 
 
 def rules_of(service: Service) -> BookingRules:
-    return _rules(
+    return booking_rules(
         service.duration_minutes,
         service.buffer_before_minutes,
         service.buffer_after_minutes,
@@ -230,30 +213,33 @@ def rules_of(service: Service) -> BookingRules:
 
 
 async def load_context(
-    session: AsyncSession,
-    provider: ProviderProfile,
-    service: Service,
+    connection: AsyncConnection,
+    provider_id: UUID,
+    service_id: UUID,
+    timezone: str,
+    rules: BookingRules,
     window_start: datetime,
     window_end: datetime,
     now: datetime,
 ) -> BookingContext:
-    """Rules and busy time of `provider` relevant to starts in [window_start, window_end)."""
-    rules = rules_of(service)
+    """Schedule and busy time of the provider relevant to starts in [window_start, window_end),
+    read inside the caller's transaction (the hold's)."""
     schedule, busy, booked, _ = await _calendar(
-        session,
-        provider.id,
-        service.id,
-        ZoneInfo(provider.timezone),
+        connection,
+        provider_id,
+        service_id,
+        ZoneInfo(timezone),
         rules,
         window_start,
         window_end,
         now,
+        stamped=False,
     )
     spans = [Busy(start, end) for start, end in zip(*busy, strict=True)]
-    return BookingContext(provider, service, schedule, rules, spans, booked)
+    return BookingContext(schedule, rules, spans, booked)
 
 
-def _rules(
+def booking_rules(
     duration: int,
     buffer_before: int,
     buffer_after: int,
@@ -273,7 +259,7 @@ def _rules(
     )
 
 
-_RULE_COLUMNS = (
+RULE_COLUMNS = (
     _services.duration_minutes,
     _services.buffer_before_minutes,
     _services.buffer_after_minutes,
@@ -300,13 +286,13 @@ def _offer_query(*columns: ColumnElement[Any]) -> Select[Any]:
 def _offer_stamp() -> ColumnElement[str]:
     """The zone and every rule (or none, without an active service) as one text."""
     stamp: ColumnElement[str] = _profiles.timezone
-    for column in _RULE_COLUMNS:
+    for column in RULE_COLUMNS:
         stamp = stamp + "|" + func.coalesce(cast(column, String), "-")
     return stamp
 
 
 _OFFER = _offer_query(
-    _profiles.timezone, _offer_stamp().label("stamp"), _services.id, *_RULE_COLUMNS
+    _profiles.timezone, _offer_stamp().label("stamp"), _services.id, *RULE_COLUMNS
 )
 
 
@@ -394,9 +380,10 @@ def _not_lapsed() -> ColumnElement[bool]:
     )
 
 
-def _calendar_query(*, with_booked: bool) -> CompoundSelect[Any]:
+def _calendar_query(*, with_booked: bool, stamped: bool) -> CompoundSelect[Any]:
     """Built once: a statement object keeps its cache key, so running it again costs no
-    compilation and no cache-key walk of its branches."""
+    compilation and no cache-key walk of its branches. Booked starts only when a daily maximum
+    needs them; the offer's stamp only for reads outside a transaction (see `reading`)."""
     provider = bindparam("provider_id", type_=Uuid)
     first, last = bindparam("first_day", type_=Date), bindparam("last_day", type_=Date)
     busy_start = bindparam("busy_start", type_=UTCDateTime)
@@ -428,8 +415,9 @@ def _calendar_query(*, with_booked: bool) -> CompoundSelect[Any]:
             _holidays.provider_id == provider, _holidays.day.between(first, last)
         ),
         _part(_BUSY, instants=_all_joined(booked_spans, external_spans)),
-        _part(_STAMP, instants=_offer_query(_offer_stamp()).scalar_subquery()),
     ]
+    if stamped:
+        parts.append(_part(_STAMP, instants=_offer_query(_offer_stamp()).scalar_subquery()))
     if with_booked:
         booked_starts = select(_appointments.start_at.label("start")).where(
             _appointments.service_id == bindparam("service_id", type_=Uuid),
@@ -441,12 +429,15 @@ def _calendar_query(*, with_booked: bool) -> CompoundSelect[Any]:
     return union_all(*parts)
 
 
-_CALENDAR = _calendar_query(with_booked=False)
-_CALENDAR_WITH_BOOKED = _calendar_query(with_booked=True)
+_CALENDARS = {
+    (with_booked, stamped): _calendar_query(with_booked=with_booked, stamped=stamped)
+    for with_booked in (False, True)
+    for stamped in (False, True)
+}
 
 
 async def _calendar(
-    session: AsyncSession | AsyncConnection,
+    connection: AsyncConnection,
     provider_id: UUID,
     service_id: UUID,
     zone: ZoneInfo,
@@ -454,9 +445,12 @@ async def _calendar(
     window_start: datetime,
     window_end: datetime,
     now: datetime,
+    *,
+    stamped: bool,
 ) -> tuple[Schedule, tuple[list[datetime], list[datetime]], list[datetime], str | None]:
     """The schedule, busy spans (their starts and their ends, by start, see _all_joined),
-    booked starts that decide starts in the window, and the offer's stamp as read alongside."""
+    booked starts that decide starts in the window, and (if `stamped`) the offer's stamp as
+    read alongside."""
     params: dict[str, Any] = {
         "provider_id": provider_id,
         "service_id": service_id,
@@ -467,10 +461,10 @@ async def _calendar(
         "busy_end": window_end + rules.duration + rules.buffer_before + rules.buffer_after,
         "now": now,
     }
-    query = _CALENDAR
     # Booked starts only count against a daily maximum; without one they decide nothing.
-    if rules.max_per_day is not None:
-        query = _CALENDAR_WITH_BOOKED
+    with_booked = rules.max_per_day is not None
+    query = _CALENDARS[with_booked, stamped]
+    if with_booked:
         params["booked_start"] = window_start - 2 * _DATE_MARGIN
         params["booked_end"] = window_end + 2 * _DATE_MARGIN
     weekly: dict[int, list[WorkingInterval]] = {}
@@ -479,7 +473,9 @@ async def _calendar(
     busy: tuple[list[datetime], list[datetime]] = ([], [])
     booked: list[datetime] = []
     stamp = None
-    for kind, weekday, day, opens, closes, instants in (await session.execute(query, params)).all():
+    for kind, weekday, day, opens, closes, instants in (
+        await connection.execute(query, params)
+    ).all():
         if kind == _BUSY:
             if instants:
                 ends = list(map(datetime.fromisoformat, instants.split(",")))

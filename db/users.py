@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import Uuid, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from db.engine import Database
@@ -85,16 +85,18 @@ async def password_hash_of(db: Database, email: str) -> tuple[UUID, str, str] | 
         return None if row is None else (row[0], row[1], row[2])
 
 
+_ACCOUNT = (
+    select(User.id, User.email, User.full_name, User.phone, User.role, ProviderProfile.id)
+    .outerjoin(ProviderProfile, ProviderProfile.user_id == User.id)
+    .where(User.id == bindparam("user_id", type_=Uuid))
+)
+
+
 async def get_account(db: Database, user_id: UUID) -> Account | None:
-    async with db.session() as session:
-        row = (
-            await session.execute(
-                select(User, ProviderProfile)
-                .outerjoin(ProviderProfile, ProviderProfile.user_id == User.id)
-                .where(User.id == user_id)
-            )
-        ).first()
-        return None if row is None else _account(row[0], row[1])
+    """Read on every authenticated request: one Core statement, no ORM objects."""
+    async with db.reading() as connection:
+        row = (await connection.execute(_ACCOUNT, {"user_id": user_id})).first()
+    return None if row is None else Account(*row)
 
 
 def _account(user: User, profile: ProviderProfile | None) -> Account:

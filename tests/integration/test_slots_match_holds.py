@@ -23,7 +23,7 @@ from db.models import (
     Service,
     WorkingHours,
 )
-from db.schedule import load_context, open_slots, rules_of, service_with_provider
+from db.schedule import load_context, open_slots, reading, rules_of
 from domain.availability import (
     BookingRules,
     Busy,
@@ -287,12 +287,15 @@ async def test_the_one_statement_read_finds_what_a_plain_read_finds(
         schedule, rules, busy, booked = await _plain_read(
             db, provider.provider_id, service_id, window, now
         )
-        async with db.session() as session:
-            found = await service_with_provider(session, service_id)
-            assert found is not None
-            context = await load_context(session, found[1], found[0], *window, now)
+        async with reading(db) as calendar:
+            offer = await calendar.offer(provider.provider_id, service_id)
+        assert offer is not None and offer.rules is not None
+        assert offer.rules == rules
+        async with db.transaction() as connection:
+            context = await load_context(
+                connection, offer.provider_id, service_id, offer.timezone, offer.rules, *window, now
+            )
         assert context.schedule == schedule
-        assert context.rules == rules
         assert sorted(map(_span, context.busy)) == sorted(map(_span, busy))
         # Booked starts only matter under a daily maximum, and are only read then.
         assert sorted(context.booked_starts) == (sorted(booked) if rules.max_per_day else [])
