@@ -10,8 +10,9 @@ import json
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import NamedTuple, cast
 
-from sqlalchemy import select
+from sqlalchemy import String, Table, bindparam, insert, select, update
 from temporalio.exceptions import ApplicationError
 
 from activities.payments import events
@@ -23,6 +24,30 @@ REQUIRES_PAYMENT = "requires_payment_method"
 SUCCEEDED = "succeeded"
 CANCELED = "canceled"
 UNKNOWN_INTENT = "UnknownPaymentIntent"
+
+
+_INTENTS = cast(Table, SandboxPaymentIntent.__table__)
+
+
+class _Intent(NamedTuple):
+    """What the gateway reads of an intent."""
+
+    id: str
+    amount: int
+    currency: str
+    status: str
+    booking_id: str
+
+
+_COLUMNS = [_INTENTS.c[name] for name in _Intent._fields]
+_BY_KEY = select(*_COLUMNS).where(_INTENTS.c.idempotency_key == bindparam("key", type_=String))
+_BY_ID = select(*_COLUMNS).where(_INTENTS.c.id == bindparam("intent", type_=String))
+_INSERT = insert(_INTENTS)
+_PAID = (
+    update(_INTENTS)
+    .where(_INTENTS.c.id == bindparam("intent", type_=String))
+    .values(status=SUCCEEDED)
+)
 
 
 class UnknownIntent(LookupError):
@@ -49,24 +74,27 @@ class SandboxPaymentGateway:
         self._clock = clock
 
     async def create_intent(self, request: PaymentIntentRequest) -> PaymentIntent:
-        async with self._db.serialized() as session:
-            intent = await session.scalar(
-                select(SandboxPaymentIntent).where(
-                    SandboxPaymentIntent.idempotency_key == request.idempotency_key
-                )
+        # Core statements, not ORM objects: this runs on every booking's hot path.
+        async with self._db.serialized_transaction() as connection:
+            found = (await connection.execute(_BY_KEY, {"key": request.idempotency_key})).first()
+            if found is not None:
+                return _public(_Intent(*found))
+            intent = _Intent(
+                id=f"pi_sandbox_{secrets.token_hex(12)}",
+                amount=request.price.amount,
+                currency=request.price.currency,
+                status=REQUIRES_PAYMENT,
+                booking_id=str(request.booking_id),
             )
-            if intent is None:
-                intent = SandboxPaymentIntent(
-                    id=f"pi_sandbox_{secrets.token_hex(12)}",
-                    idempotency_key=request.idempotency_key,
-                    amount=request.price.amount,
-                    currency=request.price.currency,
-                    status=REQUIRES_PAYMENT,
-                    booking_id=str(request.booking_id),
-                    amount_refunded=0,
-                    created_at=self._clock(),
-                )
-                session.add(intent)
+            await connection.execute(
+                _INSERT,
+                {
+                    **intent._asdict(),
+                    "idempotency_key": request.idempotency_key,
+                    "amount_refunded": 0,
+                    "created_at": self._clock(),
+                },
+            )
             return _public(intent)
 
     async def cancel_or_refund(self, intent_id: str, idempotency_key: str) -> PaymentVoid:
@@ -98,25 +126,27 @@ class SandboxPaymentGateway:
 
     async def checkout(self, intent_id: str, *, succeed: bool) -> tuple[bytes, str]:
         """Pay (or fail to pay) as a customer would; returns the signed webhook to deliver."""
-        async with self._db.serialized() as session:
-            intent = await session.get(SandboxPaymentIntent, intent_id)
-            if intent is None:
+        async with self._db.serialized_transaction() as connection:
+            found = (await connection.execute(_BY_ID, {"intent": intent_id})).first()
+            if found is None:
                 raise UnknownIntent(intent_id)
+            intent = _Intent(*found)
             if intent.status != REQUIRES_PAYMENT:
                 raise IntentNotPayable(intent.status)
             if succeed:
-                intent.status = SUCCEEDED
+                intent = intent._replace(status=SUCCEEDED)
+                await connection.execute(_PAID, {"intent": intent_id})
             payload = self._event(intent, succeed=succeed)
         return payload, events.sign(payload, self._webhook_secret)
 
     async def retrieve(self, intent_id: str) -> PaymentIntent:
-        async with self._db.session() as session:
-            intent = await session.get(SandboxPaymentIntent, intent_id)
-            if intent is None:
-                raise UnknownIntent(intent_id)
-            return _public(intent)
+        async with self._db.reading() as connection:
+            found = (await connection.execute(_BY_ID, {"intent": intent_id})).first()
+        if found is None:
+            raise UnknownIntent(intent_id)
+        return _public(_Intent(*found))
 
-    def _event(self, intent: SandboxPaymentIntent, *, succeed: bool) -> bytes:
+    def _event(self, intent: _Intent, *, succeed: bool) -> bytes:
         created = int(self._clock().timestamp())
         body = {
             "id": f"evt_sandbox_{secrets.token_hex(12)}",
@@ -143,7 +173,7 @@ class SandboxPaymentGateway:
         return json.dumps(body, separators=(",", ":")).encode()
 
 
-def _public(intent: SandboxPaymentIntent) -> PaymentIntent:
+def _public(intent: _Intent) -> PaymentIntent:
     return PaymentIntent(
         id=intent.id,
         client_secret=f"{intent.id}_secret_sandbox",

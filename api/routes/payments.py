@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, Header, Request
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.payments.port import InvalidWebhook
@@ -11,6 +12,7 @@ from api.errors import APIError
 from api.schemas.payments import WebhookReceipt
 from workflows.booking import BookingWorkflow
 from workflows.client import workflow_id
+from workflows.models import PaymentEvent
 
 log = logging.getLogger("booking.api")
 router = APIRouter(prefix="/payments", tags=["payments"])
@@ -24,11 +26,15 @@ async def payment_webhook(
     stripe_signature: str | None = Header(default=None),
 ) -> WebhookReceipt:
     """Receive a signed payment event and pass it to its booking."""
-    payload = await request.body()
     try:
-        event = payments.parse_webhook(payload, stripe_signature)
+        event = payments.parse_webhook(await request.body(), stripe_signature)
     except InvalidWebhook as err:
         raise APIError(400, "invalid_webhook", str(err)) from err
+    return await deliver_payment_event(temporal, event)
+
+
+async def deliver_payment_event(temporal: Client, event: PaymentEvent | None) -> WebhookReceipt:
+    """Pass a verified payment event to its booking (the sandbox checkout delivers here too)."""
     if event is None:
         return WebhookReceipt(handled=False, detail="event type not used by bookings")
     signal = (

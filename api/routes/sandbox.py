@@ -1,4 +1,5 @@
-"""The sandbox checkout: pay a booking with one curl, through the real webhook path."""
+"""The sandbox checkout: pay a booking with one curl, through the webhook's own verification
+and delivery."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ import asyncio
 from datetime import timedelta
 from uuid import UUID
 
-import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from temporalio.client import (
     Client,
     WorkflowUpdateFailedError,
@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 from activities.payments.sandbox import IntentNotPayable, SandboxPaymentGateway, UnknownIntent
 from api.deps import PaymentsDep, TemporalDep
 from api.errors import APIError, not_found
+from api.routes.payments import deliver_payment_event
 from workflows.booking import BookingWorkflow
 from workflows.client import workflow_id
 
@@ -29,23 +30,21 @@ SETTLE_WITHIN = timedelta(seconds=5)
 
 
 @router.post("/{intent_id}/succeed")
-async def pay(
-    intent_id: str, request: Request, payments: PaymentsDep, temporal: TemporalDep
-) -> dict[str, object]:
-    """Pay the intent as a customer would; the signed event goes to POST /payments/webhook."""
-    return await _checkout(intent_id, request, payments, temporal, succeed=True)
+async def pay(intent_id: str, payments: PaymentsDep, temporal: TemporalDep) -> dict[str, object]:
+    """Pay the intent as a customer would; the signed event is delivered as the webhook does."""
+    return await _checkout(intent_id, payments, temporal, succeed=True)
 
 
 @router.post("/{intent_id}/fail")
 async def decline(
-    intent_id: str, request: Request, payments: PaymentsDep, temporal: TemporalDep
+    intent_id: str, payments: PaymentsDep, temporal: TemporalDep
 ) -> dict[str, object]:
-    """Decline the card; the signed failure event goes to POST /payments/webhook."""
-    return await _checkout(intent_id, request, payments, temporal, succeed=False)
+    """Decline the card; the signed failure event is delivered as the webhook does."""
+    return await _checkout(intent_id, payments, temporal, succeed=False)
 
 
 async def _checkout(
-    intent_id: str, request: Request, payments: PaymentsDep, temporal: Client, *, succeed: bool
+    intent_id: str, payments: PaymentsDep, temporal: Client, *, succeed: bool
 ) -> dict[str, object]:
     if not isinstance(payments, SandboxPaymentGateway):
         raise APIError(
@@ -57,20 +56,15 @@ async def _checkout(
         raise not_found("payment") from err
     except IntentNotPayable as err:
         raise APIError(409, "payment_not_payable", str(err)) from err
-    # Deliver through the app's own webhook route, exactly as the gateway would over HTTP.
-    transport = httpx.ASGITransport(app=request.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
-        response = await client.post(
-            "/payments/webhook",
-            content=payload,
-            headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
-        )
+    # Verify and deliver the signed event exactly as POST /payments/webhook does (the same two
+    # calls), without an HTTP round trip into this same process.
     event = payments.parse_webhook(payload, signature)
-    assert event is not None
+    assert event is not None, "the sandbox only signs events bookings use"
+    receipt = await deliver_payment_event(temporal, event)
     return {
         "intent_id": intent_id,
         "paid": succeed,
-        "webhook": {"status_code": response.status_code, "body": response.json()},
+        "webhook": {"body": receipt.model_dump()},
         "booking": {
             "id": str(event.booking_id),
             "status": await _settled_status(temporal, event.booking_id),
