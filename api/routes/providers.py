@@ -134,7 +134,15 @@ async def availability(
             now = datetime.now(UTC)
             return zone, start, end, await calendar.free_slots(offer, window_start, window_end, now)
 
-        zone, day_from, day_to, slots = await schedule.consistently(read)
+        try:
+            zone, day_from, day_to, slots = await schedule.consistently(read)
+        except schedule.OfferChanged as err:
+            raise APIError(
+                503,
+                "settings_changing",
+                "the provider's settings changed during every read of their calendar; try again",
+                headers={"Retry-After": "1"},
+            ) from err
     return Response(
         availability_json(provider_id, service_id, zone, day_from, day_to, slots),
         media_type="application/json",

@@ -7,7 +7,9 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 
+from db import schedule
 from db.models import ExternalBusyBlock
 from tests.integration.api_helpers import assert_error, provider_with_service, sign_up
 from tests.temporal_fixtures import Saga
@@ -415,3 +417,23 @@ async def test_a_misspelt_field_is_refused_not_ignored(api: httpx.AsyncClient, s
         headers=await sign_up(api),
     )
     assert "timezon" in assert_error(booking, 422, "validation_error")["detail"]
+
+
+async def test_settings_that_keep_changing_under_the_read_get_a_503_not_a_500(
+    api: httpx.AsyncClient, saga: Saga, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each read sees the offer change under it (as if the provider saved settings every few
+    milliseconds): after its attempts the answer is a 503 with a code, never a 500."""
+    _, provider, service = await provider_with_service(api)
+    reads = 0
+
+    async def always_changed(*_: object) -> list[object]:
+        nonlocal reads
+        reads += 1
+        raise schedule.OfferChanged()
+
+    monkeypatch.setattr(schedule.CalendarReader, "free_slots", always_changed)
+    response = await api.get(f"/providers/{provider}/availability", params={"service_id": service})
+    assert_error(response, 503, "settings_changing")
+    assert response.headers["Retry-After"] == "1"
+    assert reads == 5
