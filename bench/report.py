@@ -46,16 +46,29 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         _target("POST /appointments p50 < 60 ms at 10 clients", p50, p50 < TARGET_BOOKING_P50_MS)
     )
     floor = results.get("booking_floor")
-    if p50 >= TARGET_BOOKING_P50_MS and floor:
+    if p50 >= TARGET_BOOKING_P50_MS and floor and at_ten:
         engine = floor["p50"]["median"]
-        found[-1]["bound"] = (
+        cpus = results["meta"]["cpu_count"]
+        bound = (
             f"the engine alone (a no-op update-with-start in our shape, no database, no HTTP) "
-            f"takes {engine:.0f} ms p50 at {floor['clients']} clients on these "
-            f"{results['meta']['cpu_count']} CPUs"
+            f"takes {engine:.0f} ms p50 at {floor['clients']} clients on these {cpus} CPUs"
             if engine >= TARGET_BOOKING_P50_MS
             else f"our code: the engine alone takes {engine:.0f} ms p50 at {floor['clients']} "
             "clients (see --profile)"
         )
+        runs = _cpu_runs(at_ten, "cpu_ms_per_request")
+        if runs:
+            # Little's law: clients = throughput x latency, and throughput <= CPUs / CPU each.
+            per_booking = statistics.median(
+                sum(ms for name, ms in r.items() if name != "bench") for r in runs
+            )
+            wait = TARGET_BOOKING_CLIENTS * per_booking / cpus
+            bound += (
+                f"; and each booking costs the stack {per_booking:.0f} ms of CPU, so "
+                f"{TARGET_BOOKING_CLIENTS} clients on {cpus} CPUs wait {wait:.0f} ms on average "
+                "at the least"
+            )
+        found[-1]["bound"] = bound
     available = results["availability"]
     if available["available"]:
         p50 = available["p50"]["median"]
@@ -171,8 +184,8 @@ def _cpu_total(section: dict[str, Any]) -> float:
     return statistics.median(sum(r.values()) for r in runs) if runs else math.nan
 
 
-def _cpu_runs(section: dict[str, Any]) -> list[dict[str, float]]:
-    return [r["cpu_ms_per_saga"] for r in section["repetitions"] if r["cpu_ms_per_saga"]]
+def _cpu_runs(section: dict[str, Any], key: str = "cpu_ms_per_saga") -> list[dict[str, float]]:
+    return [r[key] for r in section["repetitions"] if r.get(key)]
 
 
 def _finite(value: Any) -> Any:

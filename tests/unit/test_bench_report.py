@@ -1,0 +1,66 @@
+"""The bench's verdicts: each target met or not from the run's own figures, and what bounds an
+unmet one, computed from the same run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import report
+
+
+def _spread(value: float) -> dict[str, Any]:
+    return {"min": value, "median": value, "max": value, "runs": [value, value, value]}
+
+
+def _results(*, ratio: float, p50_at_ten: float, availability: float) -> dict[str, Any]:
+    saga_cpu = {"api": 12.0, "worker": 28.0, "temporal": 40.0, "bench": 5.0}
+    booking_cpu = {"api": 10.0, "worker": 22.0, "temporal": 21.0, "bench": 3.0}
+    return {
+        "meta": {"cpu_count": 2},
+        "saga_throughput": {
+            "ratio_to_baseline": _spread(ratio),
+            "repetitions": [{"cpu_ms_per_saga": saga_cpu}] * 3,
+        },
+        "baseline": {"repetitions": [{"cpu_ms_per_saga": {"temporal": 50.0, "noop": 30.0}}] * 3},
+        "booking_latency": [
+            {
+                "clients": 10,
+                "p50": _spread(p50_at_ten),
+                "repetitions": [{"cpu_ms_per_request": booking_cpu}] * 3,
+            }
+        ],
+        "booking_floor": {"clients": 10, "p50": _spread(200.0)},
+        "availability": {"available": True, "p50": _spread(availability)},
+        "contention": {
+            "requests": 200,
+            "winners": [1, 1, 1],
+            "conflicts": [199, 199, 199],
+            "leaked_holds": [0, 0, 0],
+            "one_winner_every_race": True,
+        },
+    }
+
+
+def test_met_targets_say_met_and_carry_no_bound() -> None:
+    found = report.targets(_results(ratio=0.95, p50_at_ten=45.0, availability=15.0))
+    assert [t["status"] for t in found] == ["met"] * 4
+    assert not any("bound" in t for t in found)
+
+
+def test_an_unmet_booking_latency_names_the_engine_floor_and_the_queueing_bound() -> None:
+    found = report.targets(_results(ratio=0.7, p50_at_ten=400.0, availability=25.0))
+    ratio, booking, availability, race = found
+    assert [t["status"] for t in found] == ["NOT MET", "NOT MET", "NOT MET", "met"]
+    # The saga's CPU against the baseline's, per confirmed saga, all processes counted.
+    assert "85 ms per confirmed saga against the baseline's 80 ms" in ratio["bound"]
+    assert "takes 200 ms p50 at 10 clients" in booking["bound"]
+    # 10 clients x (10 + 22 + 21) ms of the stack's CPU (not the bench client's) / 2 CPUs.
+    assert "costs the stack 53 ms of CPU" in booking["bound"]
+    assert "wait 265 ms on average at the least" in booking["bound"]
+    assert "bound" not in availability and race["measured"] == [1, 1, 1]
+
+
+def test_a_race_with_two_winners_is_not_met() -> None:
+    results = _results(ratio=0.9, p50_at_ten=45.0, availability=15.0)
+    results["contention"].update(winners=[1, 2, 1], one_winner_every_race=False)
+    assert report.targets(results)[-1]["status"] == "NOT MET"
