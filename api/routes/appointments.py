@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
-from uuid import UUID, uuid4
+from typing import Annotated, Any
+from uuid import UUID, uuid4, uuid5
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -62,13 +62,28 @@ async def create_appointment(
     temporal: TemporalDep,
     settings: SettingsDep,
     slot_gate: SlotGateDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="Any unique text (a UUID, say), up to 255 characters: sending the same "
+            "request again with the same key returns the booking it made, never a second one."
+        ),
+    ] = None,
 ) -> AppointmentPublic:
     """Book a slot: the slot is held and the answer says how to pay before the hold expires."""
     service = await get_service(db, body.service_id)
     if service is None:
         raise not_found("service")
+    if idempotency_key is None:
+        booking_id = uuid4()
+    else:
+        booking_id = _keyed_booking_id(user.id, idempotency_key)
+        made = await bookings.get_booking(db, booking_id)
+        if made is not None:
+            # The key's booking holds (or held) its slot: answer with it as it is now.
+            return _repeated(await _live_state(temporal, booking_id) or made, body)
     booking = BookingInput(
-        booking_id=uuid4(),
+        booking_id=booking_id,
         provider_id=service.provider_id,
         service_id=service.id,
         customer_id=user.id,
@@ -82,7 +97,10 @@ async def create_appointment(
         booking,
         id=workflow_id(booking.booking_id),
         task_queue=settings.temporal_task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        # A repeated key joins the booking its first request started, if that is still deciding.
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL
+        if idempotency_key is None
+        else WorkflowIDConflictPolicy.USE_EXISTING,
         search_attributes=search_attributes.initial(
             status="requested",
             provider_id=service.provider_id,
@@ -96,8 +114,13 @@ async def create_appointment(
     try:
         # Requests for one slot take turns in this process; see api/slot_gate.py.
         async with slot_gate.admit((service.provider_id, start_utc)) as turn:
-            if turn.taken or await bookings.slot_is_taken(
-                db, service.provider_id, start_utc, end_utc, now=datetime.now(UTC)
+            # The quick 409 is for other customers' requests: a repeated key must reach its
+            # own booking, whose hold is what makes the slot look taken.
+            if idempotency_key is None and (
+                turn.taken
+                or await bookings.slot_is_taken(
+                    db, service.provider_id, start_utc, end_utc, now=datetime.now(UTC)
+                )
             ):
                 raise APIError(409, "slot_unavailable", SLOT_TAKEN)
             state = await temporal.execute_update_with_start_workflow(
@@ -115,6 +138,33 @@ async def create_appointment(
     except RPCError as err:
         log.warning("update-with-start failed: %s", err)
         raise UNAVAILABLE from err
+    if idempotency_key is not None:
+        return _repeated(state, body)
+    return AppointmentPublic.from_state(state, body.timezone)
+
+
+# Keys are the customer's own: the same key from two customers names two bookings.
+_IDEMPOTENCY_KEYS = UUID("6f3c1f52-5b0e-4d47-9a51-1f0c4b8e2a7d")
+
+
+def _keyed_booking_id(customer_id: UUID, key: str) -> UUID:
+    if not 1 <= len(key) <= 255 or not key.isprintable() or not key.isascii():
+        raise APIError(
+            422,
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1 to 255 printable ASCII characters",
+        )
+    return uuid5(_IDEMPOTENCY_KEYS, f"{customer_id}/{key}")
+
+
+def _repeated(state: BookingState, body: AppointmentCreate) -> AppointmentPublic:
+    """The booking a key made, if this request asks for the same service and start."""
+    if state.service_id != body.service_id or state.start != body.start:
+        raise APIError(
+            422,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for another booking request; use a new key",
+        )
     return AppointmentPublic.from_state(state, body.timezone)
 
 

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from temporalio.client import Client
 
 from activities.payments import events
@@ -306,3 +306,83 @@ async def test_a_lapsed_hold_does_not_turn_a_new_booking_away(
 
     assert again.status_code == 201, again.text
     assert again.json()["status"] == "awaiting_payment"
+
+
+async def _book_keyed(
+    api: httpx.AsyncClient,
+    headers: dict[str, str],
+    service_id: object,
+    start: str,
+    key: str | bytes,
+) -> httpx.Response:
+    return await api.post(
+        "/appointments",
+        json={"service_id": str(service_id), "start": start},
+        headers=[*headers.items(), ("Idempotency-Key", key)],
+    )
+
+
+async def test_a_repeated_idempotency_key_returns_the_booking_it_made(
+    api: httpx.AsyncClient, saga: Saga
+) -> None:
+    """A client that lost the answer sends the request again: it gets its own booking back,
+    not a 409 for the slot its first request holds, and not a second booking."""
+    provider = await make_provider(saga.db)
+    customer = await sign_up(api)
+    start = future_local(provider.timezone).isoformat()
+
+    # Two at once (the retry overtakes the first answer) and one after.
+    first, second = await asyncio.gather(
+        _book_keyed(api, customer, provider.service_id, start, "order-17"),
+        _book_keyed(api, customer, provider.service_id, start, "order-17"),
+    )
+    third = await _book_keyed(api, customer, provider.service_id, start, "order-17")
+    for response in (first, second, third):
+        assert response.status_code == 201, response.text
+    booked = first.json()
+    assert second.json()["id"] == third.json()["id"] == booked["id"]
+    assert third.json()["payment"]["intent_id"] == booked["payment"]["intent_id"]
+    async with saga.db.session() as session:
+        rows = await session.scalars(
+            select(Appointment).where(Appointment.customer_id == UUID(booked["customer_id"]))
+        )
+        assert [str(a.id) for a in rows] == [booked["id"]]
+
+    # Without the key, the same request is another customer's race for the slot: 409.
+    assert_error(await _book(api, customer, provider.service_id, start), 409, "slot_unavailable")
+    # Once paid, the key still answers with the booking as it is now.
+    await api.post(f"/sandbox/payments/{booked['payment']['intent_id']}/succeed")
+    again = await _book_keyed(api, customer, provider.service_id, start, "order-17")
+    assert again.status_code == 201 and again.json()["status"] == "confirmed", again.text
+
+
+async def test_an_idempotency_key_names_one_request_of_one_customer(
+    api: httpx.AsyncClient, saga: Saga
+) -> None:
+    provider = await make_provider(saga.db)
+    customer, other = await sign_up(api), await sign_up(api)
+    start = future_local(provider.timezone)
+    later = (start + timedelta(hours=1)).isoformat()
+
+    booked = await _book_keyed(api, customer, provider.service_id, start.isoformat(), "k-1")
+    assert booked.status_code == 201, booked.text
+    # The same key for a different slot is a client bug: refused, and nothing changes.
+    reused = await _book_keyed(api, customer, provider.service_id, later, "k-1")
+    assert_error(reused, 422, "idempotency_key_reused")
+    read = await api.get(f"/appointments/{booked.json()['id']}", headers=customer)
+    assert read.json()["status"] == "awaiting_payment"
+    assert read.json()["start"] == booked.json()["start"]
+    # Another customer's "k-1" is theirs: a booking of its own.
+    theirs = await _book_keyed(api, other, provider.service_id, later, "k-1")
+    assert theirs.status_code == 201, theirs.text
+    assert theirs.json()["id"] != booked.json()["id"]
+    # A refused request may be sent again with its key: it is decided again.
+    taken = await _book_keyed(api, customer, provider.service_id, later, "k-2")
+    assert_error(taken, 409, "slot_unavailable")
+    assert_error(
+        await _book_keyed(api, customer, provider.service_id, later, "k-2"), 409, "slot_unavailable"
+    )
+
+    for bad in ("", "x" * 256, "a\tb", "naïve".encode("latin-1")):
+        response = await _book_keyed(api, customer, provider.service_id, later, bad)
+        assert_error(response, 422, "invalid_idempotency_key")
