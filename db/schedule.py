@@ -200,18 +200,6 @@ async def open_slots(
         return await consistently(read)
 
 
-def rules_of(service: Service) -> BookingRules:
-    return booking_rules(
-        service.duration_minutes,
-        service.buffer_before_minutes,
-        service.buffer_after_minutes,
-        service.slot_interval_minutes,
-        service.min_notice_minutes,
-        service.horizon_days,
-        service.max_per_day,
-    )
-
-
 async def load_context(
     connection: AsyncConnection,
     provider_id: UUID,

@@ -23,7 +23,7 @@ from db.models import (
     Service,
     WorkingHours,
 )
-from db.schedule import load_context, open_slots, reading, rules_of
+from db.schedule import booking_rules, load_context, open_slots, reading
 from domain.availability import (
     BookingRules,
     Busy,
@@ -127,7 +127,15 @@ async def _plain_read(
         service = await session.get(Service, service_id)
         assert provider is not None and service is not None
         zone = ZoneInfo(provider.timezone)
-        rules = rules_of(service)
+        rules = booking_rules(
+            service.duration_minutes,
+            service.buffer_before_minutes,
+            service.buffer_after_minutes,
+            service.slot_interval_minutes,
+            service.min_notice_minutes,
+            service.horizon_days,
+            service.max_per_day,
+        )
         first = (window[0].astimezone(zone) - timedelta(days=1)).date()
         last = (window[1].astimezone(zone) + timedelta(days=1)).date()
         weekly: dict[int, list[WorkingInterval]] = {}
