@@ -106,23 +106,22 @@ def running_stack(
     failed = False
     try:
         with _database(backend, workdir) as database_url:
-            temporal_port, api_port = processes.free_port(), processes.free_port()
-            env = {
-                "ENVIRONMENT": "development",
-                "DATABASE_URL": database_url,
-                "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
-                "TEMPORAL_TASK_QUEUE": APP_TASK_QUEUE,
-                "PAYMENT_GATEWAY": "sandbox",
-                **(extra_env or {}),
-            }
-            settings = bench_settings(database_url, env)
-            upgrade_to_head(settings)
             try:
-                temporal = processes.temporal_dev_server(
-                    port=temporal_port, ui_port=None, db_file=None, log=workdir / "temporal.log"
-                ).start()
+                temporal, temporal_port = processes.start_temporal_on_free_port(
+                    workdir / "temporal.log", timeout=START_TIMEOUT
+                )
                 started.append(temporal)
-                processes.wait_for_port(temporal_port, temporal, timeout=START_TIMEOUT)
+                api_port = processes.free_port()
+                env = {
+                    "ENVIRONMENT": "development",
+                    "DATABASE_URL": database_url,
+                    "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
+                    "TEMPORAL_TASK_QUEUE": APP_TASK_QUEUE,
+                    "PAYMENT_GATEWAY": "sandbox",
+                    **(extra_env or {}),
+                }
+                settings = bench_settings(database_url, env)
+                upgrade_to_head(settings)
                 worker = processes.worker(env, workdir / "worker.log").start()
                 started.append(worker)
                 noop_env = {**env, "TEMPORAL_TASK_QUEUE": NOOP_TASK_QUEUE}

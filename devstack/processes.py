@@ -106,6 +106,44 @@ def temporal_dev_server(
     return ManagedProcess("temporal", args, {}, log)
 
 
+def start_temporal_on_free_port(
+    log: Path, *, timeout: float = 60, attempts: int = 3
+) -> tuple[ManagedProcess, int]:
+    """A headless, in-memory dev server on a port free when chosen, serving when this returns.
+
+    Between choosing a free port and binding it, another process can take it (an outgoing
+    connection's local port, or another server's own choice). The dev server then dies, while
+    the port answers for someone else; so it must answer Temporal's health check too, and a
+    server that died is started again on another port.
+    """
+    for attempt in range(1, attempts + 1):
+        port = free_port()
+        server = temporal_dev_server(port=port, ui_port=None, db_file=None, log=log).start()
+        try:
+            wait_for_port(port, server, timeout)
+            wait_until_serving(port, server, timeout)
+            return server, port
+        except BaseException as err:
+            server.stop()
+            if attempt == attempts or not isinstance(err, RuntimeError | TimeoutError):
+                raise
+    raise AssertionError("unreachable")
+
+
+def wait_until_serving(port: int, process: ManagedProcess, timeout: float = 30) -> None:
+    """Poll the dev server's health check until it is serving, while it is still running."""
+    deadline = time.monotonic() + timeout
+    health = [temporal_cli(), "operator", "cluster", "health", "--address", f"127.0.0.1:{port}"]
+    while time.monotonic() < deadline:
+        if not process.running:
+            raise RuntimeError(f"{process.name} exited before serving on {port}")
+        checked = subprocess.run(health, capture_output=True, timeout=10, check=False)
+        if checked.returncode == 0 and process.running:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"{process.name} did not serve on {port} within {timeout}s")
+
+
 def worker(env: Mapping[str, str], log: Path | None = None) -> ManagedProcess:
     return ManagedProcess("worker", [sys.executable, "-m", "worker"], env, log)
 

@@ -37,7 +37,8 @@ class Stack:
 
 @pytest.fixture
 def stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
-    temporal_port, api_port = processes.free_port(), processes.free_port()
+    temporal, temporal_port = processes.start_temporal_on_free_port(tmp_path / "temporal.log")
+    api_port = processes.free_port()
     env = {
         "ENVIRONMENT": "development",
         "DATABASE_URL": settings.database_url,
@@ -45,15 +46,11 @@ def stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
         "TEMPORAL_TASK_QUEUE": "bookings-e2e",
         "PAYMENT_GATEWAY": "sandbox",
     }
-    temporal = processes.temporal_dev_server(
-        port=temporal_port, ui_port=None, db_file=None, log=tmp_path / "temporal.log"
-    ).start()
     api = processes.api(api_port, env, tmp_path / "api.log")
     running = Stack(
         f"http://127.0.0.1:{api_port}", env["TEMPORAL_ADDRESS"], env, tmp_path, temporal, api
     )
     try:
-        processes.wait_for_port(temporal_port, temporal, timeout=60)
         running.start_worker()
         api.start()
         processes.wait_until_ready(running.base_url, api, timeout=60)
