@@ -38,7 +38,7 @@ def banner(api_port: int, ui_port: int, example_start: datetime) -> str:
         -d password={seed.CUSTOMER_PASSWORD} | python3 -c 'import sys,json; print(json.load(sys.stdin)["access_token"])')
     curl -s {api}/appointments -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
         -d '{{"service_id": "{seed.CONSULTATION_ID}", "start": "{example_start.isoformat()}"}}' | tee booking.json
-    # pay through the sandbox checkout (a signed webhook reaches POST /payments/webhook)
+    # pay through the sandbox checkout (it signs the event and delivers it as the webhook does)
     curl -s -X POST {api}/sandbox/payments/$(python3 -c 'import json; print(json.load(open("booking.json"))["payment"]["intent_id"])')/succeed
     curl -s {api}/appointments/$(python3 -c 'import json; print(json.load(open("booking.json"))["id"])') -H "Authorization: Bearer $TOKEN"
 
