@@ -3,9 +3,10 @@
 When a popular slot opens, hundreds of requests may arrive for it at once. Each would start a
 workflow whose hold the database then refuses: correct, but every loser pays for a workflow
 and waits behind the others. The gate lets one request per (provider, start) through at a
-time. A request that held the slot marks its turn taken, and the requests that queued behind
-it answer 409 without touching anything; a request that finds no such mark looks at the
-database before starting a workflow. It sheds load and nothing else: the database's overlap
+time. A request that held the slot marks its turn taken by its booking, and the requests that
+queued behind it answer 409 without touching anything (unless they repeat that booking's
+Idempotency-Key); a request that finds no such mark looks at the database before starting a
+workflow. It sheds load and nothing else: the database's overlap
 guard still decides, between API processes as within one.
 """
 
@@ -15,6 +16,7 @@ import asyncio
 from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from uuid import UUID
 
 
 @dataclass
@@ -22,7 +24,7 @@ class _Slot:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     queued: int = 0
     # Set by a request that held the slot; seen by the requests that queued behind it.
-    taken: bool = False
+    taken_by: UUID | None = None
 
 
 class Turn:
@@ -32,12 +34,12 @@ class Turn:
         self._slot = slot
 
     @property
-    def taken(self) -> bool:
-        """An earlier request, queued with this one, held the slot."""
-        return self._slot.taken
+    def taken_by(self) -> UUID | None:
+        """The booking of an earlier request, queued with this one, that held the slot."""
+        return self._slot.taken_by
 
-    def mark_taken(self) -> None:
-        self._slot.taken = True
+    def mark_taken(self, booking_id: UUID) -> None:
+        self._slot.taken_by = booking_id
 
 
 class SlotGate:

@@ -237,17 +237,17 @@ _TAKEN = (
 )
 
 
-async def slot_is_taken(
+async def slot_taken_by(
     db: Database, provider_id: UUID, start: datetime, end: datetime, *, now: datetime
-) -> bool:
-    """A cheap, conservative look before holding: True only if an active booking or an
-    unexpired hold (buffers included) overlaps [start, end), so holding is sure to fail.
-    False proves nothing: the hold's own transaction decides."""
+) -> UUID | None:
+    """A cheap, conservative look before holding: the booking (active, or an unexpired hold)
+    whose span, buffers included, overlaps [start, end), so that holding is sure to fail for
+    any other booking. None proves nothing: the hold's own transaction decides."""
     async with db.reading() as connection:
-        found = await connection.scalar(
+        found: UUID | None = await connection.scalar(
             _TAKEN, {"provider_id": provider_id, "start": start, "end": end, "now": now}
         )
-    return found is not None
+    return found
 
 
 async def release_slot(db: Database, request: ReleaseRequest, *, now: datetime) -> bool:

@@ -114,21 +114,19 @@ async def create_appointment(
     try:
         # Requests for one slot take turns in this process; see api/slot_gate.py.
         async with slot_gate.admit((service.provider_id, start_utc)) as turn:
-            # The quick 409 is for other customers' requests: a repeated key must reach its
-            # own booking, whose hold is what makes the slot look taken.
-            if idempotency_key is None and (
-                turn.taken
-                or await bookings.slot_is_taken(
-                    db, service.provider_id, start_utc, end_utc, now=datetime.now(UTC)
-                )
-            ):
+            # Taken by another booking: 409 at once. Taken by this one (a repeated key whose
+            # first request is still deciding): go on, and join it.
+            taker = turn.taken_by or await bookings.slot_taken_by(
+                db, service.provider_id, start_utc, end_utc, now=datetime.now(UTC)
+            )
+            if taker is not None and taker != booking_id:
                 raise APIError(409, "slot_unavailable", SLOT_TAKEN)
             state = await temporal.execute_update_with_start_workflow(
                 BookingWorkflow.wait_until_held,
                 start_workflow_operation=start_booking,
                 rpc_timeout=EARLY_RETURN_TIMEOUT,
             )
-            turn.mark_taken()
+            turn.mark_taken(booking_id)
     except WorkflowUpdateFailedError as err:
         raise _refusal(err) from err
     except WorkflowUpdateRPCTimeoutOrCancelledError as err:

@@ -386,3 +386,24 @@ async def test_an_idempotency_key_names_one_request_of_one_customer(
     for bad in ("", "x" * 256, "a\tb", "naïve".encode("latin-1")):
         response = await _book_keyed(api, customer, provider.service_id, later, bad)
         assert_error(response, 422, "invalid_idempotency_key")
+
+
+async def test_customers_racing_with_their_own_keys_get_one_winner(
+    api: httpx.AsyncClient, saga: Saga
+) -> None:
+    """Keys only ever join their own booking: a crowd of keyed requests for one slot still has
+    exactly one winner, and every other customer gets 409."""
+    provider = await make_provider(saga.db)
+    customers = [await sign_up(api) for _ in range(8)]
+    start = future_local(provider.timezone).isoformat()
+    answers = await asyncio.gather(
+        *(
+            _book_keyed(api, customer, provider.service_id, start, "same-text-for-everyone")
+            for customer in customers
+        )
+    )
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [201] + [409] * 7, [a.text for a in answers]
+    for answer in answers:
+        if answer.status_code == 409:
+            assert_error(answer, 409, "slot_unavailable")
