@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,13 +14,15 @@ from activities.payments.port import PaymentGateway
 from db import bookings
 from db.engine import Database
 from domain.availability import SlotNotBookable, SlotTaken
-from workflows.errors import HOLD_LOST, SLOT_NOT_BOOKABLE, SLOT_UNAVAILABLE
+from workflows.errors import HOLD_LOST, NOT_RESCHEDULABLE, SLOT_NOT_BOOKABLE, SLOT_UNAVAILABLE
 from workflows.models import (
     ApprovalWait,
     BookingRef,
     ConfirmRequest,
     Hold,
     HoldRequest,
+    Moved,
+    MoveRequest,
     PaymentIntent,
     PaymentIntentRequest,
     PaymentVoid,
@@ -42,12 +45,16 @@ class BookingActivities:
 
     @activity.defn
     async def hold_slot(self, request: HoldRequest) -> Hold:
-        try:
+        with _slot_refusals():
             return await bookings.hold_slot(self._db, request, now=self._clock())
-        except SlotTaken as err:
-            raise _refused(err.detail, err.code, SLOT_UNAVAILABLE) from err
-        except SlotNotBookable as err:
-            raise _refused(err.detail, err.code, SLOT_NOT_BOOKABLE) from err
+
+    @activity.defn
+    async def move_booking(self, request: MoveRequest) -> Moved:
+        with _slot_refusals():
+            try:
+                return await bookings.move_booking(self._db, request, now=self._clock())
+            except bookings.NotMovable as err:
+                raise _refused(str(err), err.status, NOT_RESCHEDULABLE) from err
 
     @activity.defn
     async def release_slot(self, request: ReleaseRequest) -> bool:
@@ -90,6 +97,7 @@ class BookingActivities:
     def all(self) -> list[Callable[..., Any]]:
         return [
             self.hold_slot,
+            self.move_booking,
             self.release_slot,
             self.await_approval,
             self.create_payment_intent,
@@ -97,6 +105,17 @@ class BookingActivities:
             self.confirm_booking,
             self.complete_booking,
         ]
+
+
+@contextmanager
+def _slot_refusals() -> Iterator[None]:
+    """A time that is taken or breaks a rule: an outcome the workflow answers with, not a fault."""
+    try:
+        yield
+    except SlotTaken as err:
+        raise _refused(err.detail, err.code, SLOT_UNAVAILABLE) from err
+    except SlotNotBookable as err:
+        raise _refused(err.detail, err.code, SLOT_NOT_BOOKABLE) from err
 
 
 def _hold_lost(err: bookings.HoldLost) -> ApplicationError:

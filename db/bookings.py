@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from uuid import UUID, uuid4
 
 from sqlalchemy import String, Table, Update, Uuid, bindparam, func, insert, select, update
@@ -17,7 +17,15 @@ from db.engine import Database
 from db.models import Appointment, PaymentTransaction, ProviderProfile, Service
 from db.schedule import RULE_COLUMNS, booking_rules, load_context
 from db.types import UTCDateTime
-from domain.availability import SlotNotBookable, SlotTaken, blocked_span, check_slot
+from domain.availability import (
+    BookingRules,
+    Busy,
+    Slot,
+    SlotNotBookable,
+    SlotTaken,
+    blocked_span,
+    check_slot,
+)
 from domain.booking_state import ACTIVE_STATUSES, HOLD_STATUSES, BookingStatus
 from workflows.models import (
     ApprovalWait,
@@ -25,6 +33,8 @@ from workflows.models import (
     Hold,
     HoldRequest,
     Money,
+    Moved,
+    MoveRequest,
     PaymentIntent,
     PaymentVoid,
     ReleaseRequest,
@@ -106,6 +116,84 @@ def _no_such_service() -> SlotNotBookable:
     return SlotNotBookable("unknown_service", "this provider offers no such service")
 
 
+class _Facts(NamedTuple):
+    """A row of _HOLD_FACTS: the offer, and the booking as stored (all None before its hold)."""
+
+    provider_id: UUID
+    active: bool
+    price_amount: int
+    currency: str
+    timezone: str
+    auto_confirm: bool
+    held_start: datetime | None
+    held_end: datetime | None
+    held_amount: int | None
+    held_currency: str | None
+    held_status: str | None
+    held_until: datetime | None
+    rules: BookingRules
+
+
+async def _facts(
+    connection: AsyncConnection, provider_id: UUID, service_id: UUID, booking_id: UUID
+) -> _Facts:
+    """Read (and on PostgreSQL lock, see hold_slot) what a hold or a move decides on."""
+    found = (
+        await connection.execute(_HOLD_FACTS, {"service_id": service_id, "booking_id": booking_id})
+    ).first()
+    if found is None:
+        raise _no_such_service()
+    rules = len(RULE_COLUMNS)
+    facts = _Facts._make([*found[:-rules], booking_rules(*found[-rules:])])
+    if not facts.active or facts.provider_id != provider_id:
+        raise _no_such_service()
+    return facts
+
+
+async def _bookable(
+    connection: AsyncConnection,
+    facts: _Facts,
+    service_id: UUID,
+    start: datetime,
+    now: datetime,
+    *,
+    moving: UUID | None = None,
+) -> tuple[Slot, Busy]:
+    """The slot at `start` and the span it blocks, if every rule allows it now; else raise
+    SlotTaken or SlotNotBookable. Lapsed holds in the way are expired first."""
+    start = start.astimezone(UTC)
+    span = blocked_span(start, facts.rules)
+    await connection.execute(
+        _EXPIRE_LAPSED_HOLDS,
+        {
+            "of_provider": facts.provider_id,
+            "now": now,
+            "span_start": span.start,
+            "span_end": span.end,
+        },
+    )
+    context = await load_context(
+        connection,
+        facts.provider_id,
+        service_id,
+        facts.timezone,
+        facts.rules,
+        start,
+        start + facts.rules.duration,
+        now,
+        moving=moving,
+    )
+    slot = check_slot(
+        context.schedule,
+        context.rules,
+        start=start,
+        busy=context.busy,
+        booked_starts=context.booked_starts,
+        now=now,
+    )
+    return slot, span
+
+
 async def hold_slot(db: Database, request: HoldRequest, *, now: datetime) -> Hold:
     """Hold the requested slot for the booking, or raise SlotTaken / SlotNotBookable.
 
@@ -119,70 +207,24 @@ async def hold_slot(db: Database, request: HoldRequest, *, now: datetime) -> Hol
         # PostgreSQL through the provider's row lock _HOLD_FACTS takes, on SQLite because
         # BEGIN IMMEDIATE already runs every hold one at a time.
         async with db.serialized_transaction() as connection:
-            found = (
-                await connection.execute(
-                    _HOLD_FACTS,
-                    {"service_id": request.service_id, "booking_id": request.booking_id},
-                )
-            ).first()
-            if found is None:
-                raise _no_such_service()
-            (
-                provider_id,
-                active,
-                price_amount,
-                currency,
-                timezone,
-                auto_confirm,
-                held_start,
-                held_end,
-                held_amount,
-                held_currency,
-                held_status,
-                held_until,
-            ) = found[: -len(RULE_COLUMNS)]
-            if not active or provider_id != request.provider_id:
-                raise _no_such_service()
-            if held_status is not None:
+            facts = await _facts(
+                connection, request.provider_id, request.service_id, request.booking_id
+            )
+            if facts.held_status is not None:
+                assert facts.held_start and facts.held_end and facts.held_currency
+                assert facts.held_amount is not None
                 return Hold(
                     booking_id=request.booking_id,
-                    start=held_start,
-                    end=held_end,
-                    price=Money(amount=held_amount, currency=held_currency),
-                    status=BookingStatus(held_status),
-                    hold_expires_at=held_until,
-                    needs_approval=not auto_confirm,
+                    start=facts.held_start,
+                    end=facts.held_end,
+                    price=Money(amount=facts.held_amount, currency=facts.held_currency),
+                    status=BookingStatus(facts.held_status),
+                    hold_expires_at=facts.held_until,
+                    needs_approval=not facts.auto_confirm,
                 )
-            rules = booking_rules(*found[-len(RULE_COLUMNS) :])
-            start = request.start.astimezone(UTC)
-            span = blocked_span(start, rules)
-            await connection.execute(
-                _EXPIRE_LAPSED_HOLDS,
-                {
-                    "of_provider": provider_id,
-                    "now": now,
-                    "span_start": span.start,
-                    "span_end": span.end,
-                },
-            )
-            context = await load_context(
-                connection,
-                provider_id,
-                request.service_id,
-                timezone,
-                rules,
-                start,
-                start + rules.duration,
-                now,
-            )
-            slot = check_slot(
-                context.schedule,
-                context.rules,
-                start=start,
-                busy=context.busy,
-                booked_starts=context.booked_starts,
-                now=now,
-            )
+            slot, span = await _bookable(connection, facts, request.service_id, request.start, now)
+            price_amount, currency = facts.price_amount, facts.currency
+            auto_confirm, provider_id = facts.auto_confirm, facts.provider_id
             status = _initial_status(price_amount, auto_confirm=auto_confirm)
             hold = Hold(
                 booking_id=request.booking_id,
@@ -235,6 +277,65 @@ _TAKEN = (
     )
     .limit(1)
 )
+
+
+class NotMovable(Exception):
+    """Only a confirmed booking moves; this one is not (or no longer) confirmed."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"a booking that is {status.replace('_', ' ')} cannot be rescheduled")
+        self.status = status
+
+
+_MOVE = (
+    update(_appointments)
+    .where(
+        _appointments.c.id == bindparam("booking_id", type_=Uuid),
+        _appointments.c.status == BookingStatus.CONFIRMED,
+    )
+    .values(
+        start_at=bindparam("new_start", type_=UTCDateTime),
+        end_at=bindparam("new_end", type_=UTCDateTime),
+        blocked_start=bindparam("new_blocked_start", type_=UTCDateTime),
+        blocked_end=bindparam("new_blocked_end", type_=UTCDateTime),
+        updated_at=bindparam("now", type_=UTCDateTime),
+    )
+)
+
+
+async def move_booking(db: Database, request: MoveRequest, *, now: datetime) -> Moved:
+    """Move a confirmed booking to a new start of its service, under the same rules and in the
+    same serialized transaction as a hold; its old time is free the moment it commits.
+    Raises SlotTaken, SlotNotBookable or NotMovable. A retry after the move returns it."""
+    try:
+        async with db.serialized_transaction() as connection:
+            facts = await _facts(
+                connection, request.provider_id, request.service_id, request.booking_id
+            )
+            if facts.held_status != BookingStatus.CONFIRMED:
+                raise NotMovable(facts.held_status or "missing")
+            assert facts.held_start and facts.held_end
+            if facts.held_start == request.start:
+                return Moved(start=facts.held_start, end=facts.held_end)
+            slot, span = await _bookable(
+                connection, facts, request.service_id, request.start, now, moving=request.booking_id
+            )
+            await connection.execute(
+                _MOVE,
+                {
+                    "booking_id": request.booking_id,
+                    "new_start": slot.start,
+                    "new_end": slot.end,
+                    "new_blocked_start": span.start,
+                    "new_blocked_end": span.end,
+                    "now": now,
+                },
+            )
+            return Moved(start=slot.start, end=slot.end)
+    except IntegrityError as err:
+        if is_overlap_violation(err):
+            raise SlotTaken() from err
+        raise
 
 
 async def slot_taken_by(

@@ -209,9 +209,12 @@ async def load_context(
     window_start: datetime,
     window_end: datetime,
     now: datetime,
+    *,
+    moving: UUID | None = None,
 ) -> BookingContext:
     """Schedule and busy time of the provider relevant to starts in [window_start, window_end),
-    read inside the caller's transaction (the hold's)."""
+    read inside the caller's transaction (a hold's or a move's: the booking being moved is not
+    busy time for its own new start)."""
     schedule, busy, booked, _ = await _calendar(
         connection,
         provider_id,
@@ -222,6 +225,7 @@ async def load_context(
         window_end,
         now,
         stamped=False,
+        moving=moving,
     )
     spans = [Busy(start, end) for start, end in zip(*busy, strict=True)]
     return BookingContext(schedule, rules, spans, booked)
@@ -356,8 +360,10 @@ def _all_joined(spans: Select[Any], *more: Select[Any]) -> ScalarSelect[Any]:
 
 
 def _not_lapsed() -> ColumnElement[bool]:
-    """Active, and not a hold whose time has run out by :now."""
+    """Active, and not a hold whose time has run out by :now; never the booking being moved
+    (:moving_id), whose old time must not stand in the way of its new one."""
     return and_(
+        _appointments.id != bindparam("moving_id", type_=Uuid),
         _appointments.status.in_(ACTIVE_STATUSES),
         not_(
             and_(
@@ -417,6 +423,8 @@ def _calendar_query(*, with_booked: bool, stamped: bool) -> CompoundSelect[Any]:
     return union_all(*parts)
 
 
+_NOBODY = UUID(int=0)
+
 _CALENDARS = {
     (with_booked, stamped): _calendar_query(with_booked=with_booked, stamped=stamped)
     for with_booked in (False, True)
@@ -435,6 +443,7 @@ async def _calendar(
     now: datetime,
     *,
     stamped: bool,
+    moving: UUID | None = None,
 ) -> tuple[Schedule, tuple[list[datetime], list[datetime]], list[datetime], str | None]:
     """The schedule, busy spans (their starts and their ends, by start, see _all_joined),
     booked starts that decide starts in the window, and (if `stamped`) the offer's stamp as
@@ -448,6 +457,7 @@ async def _calendar(
         "busy_start": window_start - rules.buffer_before - rules.buffer_after,
         "busy_end": window_end + rules.duration + rules.buffer_before + rules.buffer_after,
         "now": now,
+        "moving_id": moving or _NOBODY,
     }
     # Booked starts only count against a daily maximum; without one they decide nothing.
     with_booked = rules.max_per_day is not None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -21,7 +21,13 @@ with workflow.unsafe.imports_passed_through():
     from domain.booking_state import ACTIVE_STATUSES, TERMINAL_STATUSES, BookingStatus
     from domain.cancellation import refund_on_cancel
     from workflows import search_attributes
-    from workflows.errors import HOLD_LOST, NON_RETRYABLE, SLOT_NOT_BOOKABLE, SLOT_UNAVAILABLE
+    from workflows.errors import (
+        HOLD_LOST,
+        NON_RETRYABLE,
+        NOT_RESCHEDULABLE,
+        SLOT_NOT_BOOKABLE,
+        SLOT_UNAVAILABLE,
+    )
     from workflows.models import (
         ApprovalWait,
         BookingInput,
@@ -33,10 +39,12 @@ with workflow.unsafe.imports_passed_through():
         Decision,
         Hold,
         HoldRequest,
+        MoveRequest,
         PaymentEvent,
         PaymentIntent,
         PaymentIntentRequest,
         ReleaseRequest,
+        RescheduleRequest,
         VoidPaymentRequest,
     )
 
@@ -93,6 +101,7 @@ class BookingWorkflow:
         self._refusal: ApplicationError | None = None
         self._ending = BookingStatus.CANCELLED
         self._answered = False
+        self._moving = False
 
     @workflow.run
     async def run(self, booking: BookingInput) -> BookingOutcome:
@@ -151,6 +160,64 @@ class BookingWorkflow:
             raise ApplicationError(
                 f"a booking that is {self._status.replace('_', ' ')} cannot be cancelled",
                 type=NOT_CANCELLABLE,
+            )
+
+    @workflow.update
+    async def reschedule(self, request: RescheduleRequest) -> BookingState:
+        """Move the confirmed booking to another start of its service, under the same rules as
+        a new booking; the old time is free once it has moved, the reminders and the end of
+        the appointment follow the new time."""
+        hold = self._hold
+        assert hold is not None
+        self._moving = True
+        try:
+            moved = await workflow.execute_local_activity_method(
+                BookingActivities.move_booking,
+                MoveRequest(
+                    booking_id=hold.booking_id,
+                    provider_id=self._booking.provider_id,
+                    service_id=self._booking.service_id,
+                    start=request.start,
+                ),
+                summary=f"Move the booking to {request.start.isoformat()}",
+                start_to_close_timeout=HOLD_TIMEOUT,
+                schedule_to_close_timeout=HOLD_DEADLINE,
+                retry_policy=HOLD_RETRY,
+            )
+        except (ActivityError, ApplicationError, StepTimedOut) as err:
+            # An update fails with an ApplicationError; anything else would fail the task.
+            cause = _application_failure(err)
+            refused = (SLOT_UNAVAILABLE, SLOT_NOT_BOOKABLE, NOT_RESCHEDULABLE)
+            if cause is not None and cause.type in refused:
+                raise ApplicationError(
+                    cause.message, *cause.details, type=cause.type, non_retryable=True
+                ) from None
+            raise ApplicationError(
+                "the booking could not be moved right now; try again",
+                type="MoveFailed",
+                non_retryable=True,
+            ) from None
+        finally:
+            self._moving = False
+        assert self._hold is not None
+        self._hold = self._hold.model_copy(update={"start": moved.start, "end": moved.end})
+        workflow.upsert_search_attributes(
+            [search_attributes.APPOINTMENT_START.value_set(moved.start)]
+        )
+        return self.state()
+
+    @reschedule.validator
+    def _reschedule_allowed(self, request: RescheduleRequest) -> None:
+        if self._status != BookingStatus.CONFIRMED or self._cancel is not None:
+            raise ApplicationError(
+                f"a booking that is {self._status.replace('_', ' ')} cannot be rescheduled; "
+                "only a confirmed one can",
+                type=NOT_RESCHEDULABLE,
+            )
+        if self._moving:
+            raise ApplicationError(
+                "the booking is being moved already; try again in a moment",
+                type=NOT_RESCHEDULABLE,
             )
 
     @workflow.update
@@ -369,25 +436,37 @@ class BookingWorkflow:
             raise
 
     async def _attend(self) -> None:
-        """Keep the booking alive until the appointment is over, or until it is cancelled."""
-        assert self._hold is not None
+        """Keep the booking alive until the appointment is over, or until it is cancelled; a
+        reschedule moves the end, and the timer with it."""
+        while True:
+            assert self._hold is not None
+            if not await self._wait_until_end(self._hold.end):
+                break
+            self._stop_if_cancelled()
+        await workflow.execute_activity_method(
+            BookingActivities.complete_booking,
+            BookingRef(booking_id=self._hold.booking_id),
+            summary="Mark the appointment completed",
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=DURABLE_RETRY,
+        )
+        self._set_status(BookingStatus.COMPLETED)
+
+    async def _wait_until_end(self, end: datetime) -> bool:
+        """False once `end` has come; True as soon as the booking is cancelled or moved."""
+
+        def interrupted() -> bool:
+            return self._cancel is not None or (self._hold is not None and self._hold.end != end)
+
         try:
             await workflow.wait_condition(
-                lambda: self._cancel is not None,
-                timeout=max(self._hold.end - workflow.now(), timedelta(0)),
+                interrupted,
+                timeout=max(end - workflow.now(), timedelta(0)),
                 timeout_summary="until the appointment ends",
             )
         except TimeoutError:
-            await workflow.execute_activity_method(
-                BookingActivities.complete_booking,
-                BookingRef(booking_id=self._hold.booking_id),
-                summary="Mark the appointment completed",
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=DURABLE_RETRY,
-            )
-            self._set_status(BookingStatus.COMPLETED)
-            return
-        self._stop_if_cancelled()
+            return False
+        return True
 
     def _stop_if_cancelled(self) -> None:
         request = self._cancel
@@ -396,7 +475,7 @@ class BookingWorkflow:
         refund = refund_on_cancel(
             cancelled_by=request.cancelled_by,
             confirmed=self._status == BookingStatus.CONFIRMED,
-            start=self._booking.start,
+            start=self._hold.start if self._hold else self._booking.start,
             now=workflow.now(),
         )
         self._keep_payment = not refund

@@ -128,6 +128,25 @@ class Decision(Model):
     reason: str = Field(default="", max_length=500)
 
 
+class RescheduleRequest(Model):
+    """Move a confirmed booking to another start of the same service."""
+
+    start: AwareDatetime
+    requested_by: Literal["customer", "provider", "admin"]
+
+
+class MoveRequest(Model):
+    booking_id: UUID
+    provider_id: UUID
+    service_id: UUID
+    start: AwareDatetime
+
+
+class Moved(Model):
+    start: AwareDatetime
+    end: AwareDatetime
+
+
 class ConfirmRequest(Model):
     booking_id: UUID
     intent_id: str | None

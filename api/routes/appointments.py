@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4, uuid5
 
 from fastapi import APIRouter, Header
@@ -24,6 +24,7 @@ from api.schemas.appointments import (
     AppointmentPublic,
     CancelBody,
     DecisionBody,
+    RescheduleBody,
 )
 from db import bookings
 from db.catalog import get_service
@@ -33,8 +34,14 @@ from domain.availability import SlotTaken
 from workflows import search_attributes
 from workflows.booking import NOT_AWAITING_APPROVAL, NOT_CANCELLABLE, BookingWorkflow
 from workflows.client import workflow_id
-from workflows.errors import SLOT_NOT_BOOKABLE, SLOT_UNAVAILABLE
-from workflows.models import BookingInput, BookingState, CancelRequest, Decision
+from workflows.errors import NOT_RESCHEDULABLE, SLOT_NOT_BOOKABLE, SLOT_UNAVAILABLE
+from workflows.models import (
+    BookingInput,
+    BookingState,
+    CancelRequest,
+    Decision,
+    RescheduleRequest,
+)
 
 log = logging.getLogger("booking.api")
 router = APIRouter(prefix="/appointments", tags=["appointments"])
@@ -196,16 +203,34 @@ async def cancel_appointment(
     """Cancel a booking. A customer cancelling a confirmed booking under 24 hours ahead is not
     refunded; every other cancellation is refunded in full."""
     state = await _visible_state(temporal, db, user, appointment_id)
-    cancelled_by = (
-        "customer"
-        if state.customer_id == user.id
-        else "admin"
-        if user.role == "admin"
-        else "provider"
+    request = CancelRequest(
+        cancelled_by=_acting_as(user, state), reason=body.reason if body else ""
     )
-    request = CancelRequest(cancelled_by=cancelled_by, reason=body.reason if body else "")
     result = await _update(temporal, state, BookingWorkflow.cancel, request, CANCEL_REFUSED)
     return _public(result, timezone)
+
+
+@router.post(
+    "/{appointment_id}/reschedule",
+    responses={
+        404: {"description": "no such booking of yours"},
+        409: {"description": "the new time is taken, or the booking is not confirmed"},
+        422: {"description": "the new time breaks a scheduling rule"},
+    },
+)
+async def reschedule_appointment(
+    appointment_id: UUID,
+    body: RescheduleBody,
+    user: CurrentUser,
+    db: DatabaseDep,
+    temporal: TemporalDep,
+) -> AppointmentPublic:
+    """Move a confirmed booking to another free start of its service: by its customer, its
+    provider or an admin, under the same rules as a new booking. The old time is free again."""
+    state = await _visible_state(temporal, db, user, appointment_id)
+    request = RescheduleRequest(start=body.start, requested_by=_acting_as(user, state))
+    result = await _update(temporal, state, BookingWorkflow.reschedule, request, RESCHEDULE_REFUSED)
+    return _public(result, body.timezone)
 
 
 @router.post("/{appointment_id}/approve", responses={409: {"description": "not awaiting approval"}})
@@ -282,6 +307,7 @@ async def _live_state(temporal: Client, appointment_id: UUID) -> BookingState | 
 
 # A workflow validator's refusal type, and the 409 code the client sees for it.
 CANCEL_REFUSED = (NOT_CANCELLABLE, "not_cancellable")
+RESCHEDULE_REFUSED = (NOT_RESCHEDULABLE, "not_reschedulable")
 DECISION_REFUSED = (NOT_AWAITING_APPROVAL, "not_awaiting_approval")
 
 
@@ -303,6 +329,11 @@ async def _update(
         cause = err.cause
         if isinstance(cause, ApplicationError) and cause.type == refused_type:
             raise APIError(409, conflict_code, cause.message) from err
+        if isinstance(cause, ApplicationError) and cause.type in (
+            SLOT_UNAVAILABLE,
+            SLOT_NOT_BOOKABLE,
+        ):
+            raise _refusal(err) from err
         raise UNAVAILABLE from err
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
@@ -311,6 +342,12 @@ async def _update(
             ) from err
         raise UNAVAILABLE from err
     return result
+
+
+def _acting_as(user: Account, state: BookingState) -> Literal["customer", "provider", "admin"]:
+    if state.customer_id == user.id:
+        return "customer"
+    return "admin" if user.role == "admin" else "provider"
 
 
 def _may_see(user: Account, state: BookingState) -> bool:

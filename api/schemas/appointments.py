@@ -24,6 +24,18 @@ class AppointmentCreate(Strict):
     _valid_zone = field_validator("timezone")(zone_name)
 
 
+class RescheduleBody(Strict):
+    start: AwareDatetime = Field(
+        description="The new start, ISO 8601 with an offset; a free slot of the same service",
+        examples=["2026-12-02T10:00:00-05:00"],
+    )
+    timezone: str | None = Field(
+        default=None, description="IANA zone to show the answer's times in; default UTC"
+    )
+
+    _valid_zone = field_validator("timezone")(zone_name)
+
+
 class CancelBody(Strict):
     reason: str = Field(default="", max_length=500)
 

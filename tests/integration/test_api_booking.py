@@ -407,3 +407,151 @@ async def test_customers_racing_with_their_own_keys_get_one_winner(
     for answer in answers:
         if answer.status_code == 409:
             assert_error(answer, 409, "slot_unavailable")
+
+
+async def _booked_and_paid(
+    api: httpx.AsyncClient, customer: dict[str, str], service_id: object, start: datetime
+) -> dict[str, Any]:
+    booked = await _book(api, customer, service_id, start.isoformat())
+    assert booked.status_code == 201, booked.text
+    paid = await api.post(f"/sandbox/payments/{booked.json()['payment']['intent_id']}/succeed")
+    assert paid.json()["booking"]["status"] == "confirmed", paid.text
+    body: dict[str, Any] = booked.json()
+    return body
+
+
+async def _free_starts(api: httpx.AsyncClient, provider: Any, day: datetime) -> set[datetime]:
+    answer = await api.get(
+        f"/providers/{provider.provider_id}/availability",
+        params={
+            "service_id": str(provider.service_id),
+            "from": str(day.date()),
+            "to": str(day.date()),
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    return {datetime.fromisoformat(s["start"]) for s in answer.json()["slots"]}
+
+
+async def test_a_confirmed_booking_moves_to_a_free_time_and_frees_the_old_one(
+    api: httpx.AsyncClient, saga: Saga
+) -> None:
+    provider = await make_provider(saga.db)
+    customer = await sign_up(api)
+    start = future_local(provider.timezone)
+    later = start + timedelta(hours=4)  # 14:00, after the lunch break
+    booking = await _booked_and_paid(api, customer, provider.service_id, start)
+
+    moved = await api.post(
+        f"/appointments/{booking['id']}/reschedule",
+        json={"start": later.isoformat(), "timezone": provider.timezone},
+        headers=customer,
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["status"] == "confirmed"
+    assert datetime.fromisoformat(moved.json()["start"]) == later
+    assert datetime.fromisoformat(moved.json()["end"]) == later + timedelta(minutes=30)
+    # The workflow and the database agree, and the old time is offered again, the new one not.
+    read = await api.get(f"/appointments/{booking['id']}", headers=customer)
+    assert datetime.fromisoformat(read.json()["start"]) == later
+    stored = await bookings.get_booking(saga.db, UUID(booking["id"]))
+    assert stored is not None and stored.start == later and stored.status == "confirmed"
+    free = await _free_starts(api, provider, start)
+    assert start in free and later not in free
+    # Someone else can now book the old time.
+    other = await sign_up(api)
+    assert (await _book(api, other, provider.service_id, start.isoformat())).status_code == 201
+
+    # Moving back and forth inside its own old span is not blocked by itself.
+    half_past = later + timedelta(minutes=30)
+    again = await api.post(
+        f"/appointments/{booking['id']}/reschedule",
+        json={"start": half_past.isoformat()},
+        headers=customer,
+    )
+    assert again.status_code == 200, again.text
+    assert datetime.fromisoformat(again.json()["start"]) == half_past
+
+
+async def test_a_move_to_a_taken_or_unbookable_time_changes_nothing(
+    api: httpx.AsyncClient, saga: Saga
+) -> None:
+    provider = await make_provider(saga.db)
+    customer, other = await sign_up(api), await sign_up(api)
+    start = future_local(provider.timezone)
+    booking = await _booked_and_paid(api, customer, provider.service_id, start)
+    taken = start + timedelta(hours=1)
+    assert (await _book(api, other, provider.service_id, taken.isoformat())).status_code == 201
+    url = f"/appointments/{booking['id']}/reschedule"
+
+    async def move(to: datetime, who: dict[str, str] = customer) -> httpx.Response:
+        return await api.post(url, json={"start": to.isoformat()}, headers=who)
+
+    assert_error(await move(taken), 409, "slot_unavailable")
+    assert_error(await move(start + timedelta(minutes=10)), 422, "off_grid")
+    assert_error(await move(start.replace(hour=20)), 422, "outside_working_hours")
+    assert_error(await move(start - timedelta(days=30)), 422, "too_soon")
+    # Someone else's booking is not theirs to move (nor to see).
+    assert_error(await move(start + timedelta(hours=2), other), 404, "appointment_not_found")
+    naive = await api.post(url, json={"start": "2030-01-01T10:00:00"}, headers=customer)
+    assert_error(naive, 422, "validation_error")
+
+    read = await api.get(f"/appointments/{booking['id']}", headers=customer)
+    assert datetime.fromisoformat(read.json()["start"]) == start
+    assert start not in await _free_starts(api, provider, start)
+
+
+async def test_only_a_confirmed_booking_can_be_rescheduled(
+    api: httpx.AsyncClient, saga: Saga
+) -> None:
+    provider = await make_provider(saga.db)
+    customer = await sign_up(api)
+    start = future_local(provider.timezone)
+    unpaid = await _book(api, customer, provider.service_id, start.isoformat())
+    assert unpaid.status_code == 201, unpaid.text
+    url = f"/appointments/{unpaid.json()['id']}/reschedule"
+    later = {"start": (start + timedelta(hours=1)).isoformat()}
+    assert_error(await api.post(url, json=later, headers=customer), 409, "not_reschedulable")
+
+    cancelled = await api.put(f"/appointments/{unpaid.json()['id']}/cancel", headers=customer)
+    assert cancelled.status_code == 200, cancelled.text
+    assert_error(await api.post(url, json=later, headers=customer), 409, "not_reschedulable")
+
+
+async def test_a_move_and_a_new_booking_racing_for_one_time_have_one_winner(
+    api: httpx.AsyncClient, saga: Saga
+) -> None:
+    provider = await make_provider(saga.db)
+    customers = [await sign_up(api) for _ in range(3)]
+    start = future_local(provider.timezone)
+    target = start + timedelta(hours=4)  # 14:00, after the lunch break
+    first = await _booked_and_paid(api, customers[0], provider.service_id, start)
+    second = await _booked_and_paid(
+        api, customers[1], provider.service_id, start + timedelta(hours=1)
+    )
+
+    answers = await asyncio.gather(
+        api.post(
+            f"/appointments/{first['id']}/reschedule",
+            json={"start": target.isoformat()},
+            headers=customers[0],
+        ),
+        api.post(
+            f"/appointments/{second['id']}/reschedule",
+            json={"start": target.isoformat()},
+            headers=customers[1],
+        ),
+        _book(api, customers[2], provider.service_id, target.isoformat()),
+    )
+    winners = [a for a in answers if a.status_code in (200, 201)]
+    assert len(winners) == 1, [a.text for a in answers]
+    assert all(a.json()["code"] == "slot_unavailable" for a in answers if a not in winners)
+    async with saga.db.session() as session:
+        at_target = await session.scalars(
+            select(Appointment).where(
+                Appointment.provider_id == provider.provider_id,
+                Appointment.start_at == target,
+                Appointment.status.in_(["awaiting_payment", "confirmed"]),
+            )
+        )
+        assert len(list(at_target)) == 1

@@ -1,4 +1,4 @@
-"""Cancelling, approving and declining bookings, on the time-skipping server."""
+"""Cancelling, rescheduling, approving and declining bookings, on the time-skipping server."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from domain.booking_state import BookingStatus
 from tests.factories import future_local, make_customer, make_provider
 from tests.temporal_fixtures import Saga
 from tests.workflows.helpers import booking_input, pay, start_booking, status_becomes
+from workflows import search_attributes
 from workflows.booking import NOT_AWAITING_APPROVAL, NOT_CANCELLABLE, BookingWorkflow
-from workflows.models import CancelRequest, Decision
+from workflows.errors import NOT_RESCHEDULABLE
+from workflows.models import CancelRequest, Decision, RescheduleRequest
 
 
 async def _row(saga: Saga, booking_id: object) -> Appointment:
@@ -187,3 +189,61 @@ async def test_a_free_booking_without_auto_confirm_waits_and_can_be_approved(sag
     await status_becomes(handle, BookingStatus.AWAITING_APPROVAL)
     approved = await handle.execute_update(BookingWorkflow.approve, Decision())
     assert approved.status == BookingStatus.CONFIRMED
+
+
+async def test_a_moved_booking_completes_at_its_new_end_not_its_old_one(saga: Saga) -> None:
+    """The durable timer follows the reschedule: at the old end the booking is still
+    confirmed (and its search attribute shows the new start); it completes after the new end."""
+    _, booking, handle, _ = await _confirmed_booking(saga, days_ahead=2)
+    later = booking.start + timedelta(days=3)
+
+    state = await handle.execute_update(
+        BookingWorkflow.reschedule, RescheduleRequest(start=later, requested_by="provider")
+    )
+    assert (state.status, state.start) == (BookingStatus.CONFIRMED, later)
+    assert (await _row(saga, booking.booking_id)).start_at == later
+    described = await handle.describe()
+    assert described.typed_search_attributes.get(search_attributes.APPOINTMENT_START) == later
+
+    old_end = booking.start + timedelta(minutes=30)
+    await saga.env.sleep(old_end - await saga.env.get_current_time() + timedelta(hours=1))
+    assert (await handle.query(BookingWorkflow.state)).status == BookingStatus.CONFIRMED
+    assert (await _row(saga, booking.booking_id)).status == BookingStatus.CONFIRMED
+
+    await saga.env.sleep(later - await saga.env.get_current_time() + timedelta(hours=1))
+    assert (await handle.result()).status == BookingStatus.COMPLETED
+
+
+async def test_the_refund_rule_counts_from_the_new_start(saga: Saga) -> None:
+    """Moved from two days ahead to ten, a customer cancelling a day before the old time is
+    more than a day before the new one: refunded in full."""
+    _, booking, handle, intent_id = await _confirmed_booking(saga, days_ahead=2)
+    await handle.execute_update(
+        BookingWorkflow.reschedule,
+        RescheduleRequest(start=booking.start + timedelta(days=8), requested_by="customer"),
+    )
+    await saga.env.sleep(booking.start - await saga.env.get_current_time() - timedelta(hours=12))
+
+    state = await handle.execute_update(
+        BookingWorkflow.cancel, CancelRequest(cancelled_by="customer")
+    )
+    assert state.payment is not None and state.payment.status == "refunded"
+    intent = await _intent(saga, intent_id)
+    assert intent.amount_refunded == intent.amount
+
+
+async def test_a_reschedule_while_awaiting_payment_is_refused_by_the_validator(
+    saga: Saga,
+) -> None:
+    provider = await make_provider(saga.db)
+    slot = future_local(provider.timezone)
+    booking = booking_input(provider, await make_customer(saga.db), slot)
+    handle, _ = await start_booking(saga, booking)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            BookingWorkflow.reschedule,
+            RescheduleRequest(start=slot + timedelta(hours=1), requested_by="customer"),
+        )
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == NOT_RESCHEDULABLE
+    assert (await _row(saga, booking.booking_id)).start_at == slot
