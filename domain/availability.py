@@ -39,8 +39,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from itertools import accumulate, islice, pairwise
-from operator import le, lt
+from itertools import accumulate, islice, pairwise, repeat
+from operator import attrgetter, is_, le, lt
 from types import MappingProxyType
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -185,6 +185,9 @@ class Busy:
         object.__setattr__(self, "end", end)
 
 
+_tzinfo = attrgetter("tzinfo")
+
+
 class BusyTimes:
     """Busy spans as the slot sweep reads them: the non-empty ones by start, each with the latest
     end of it and the spans before it. A blocked span [lo, hi) overlaps some busy span iff, among
@@ -225,16 +228,18 @@ class BusyTimes:
     @classmethod
     def from_sorted(cls, starts: Sequence[datetime], ends: Sequence[datetime]) -> BusyTimes:
         """Spans given as parallel lists, the way a database read ordered by start yields them.
-        When the starts ascend, every span ends after it starts and the instants are aware
-        (two comparison passes in C), they are indexed as they are; otherwise this is exactly
-        from_pairs, with its conversions and its errors."""
+        When every instant is in UTC, the starts ascend and every span ends after it starts
+        (four passes in C), they are indexed as they are; otherwise this is exactly from_pairs,
+        with its conversions and its errors.
+
+        UTC, not merely aware: two instants of one zone compare by wall clock, so in a repeated
+        hour (01:00 GMT after 01:14 BST, say) the order and the latest end would be wrong."""
         if len(starts) != len(ends):
             raise ValueError(f"{len(starts)} busy starts but {len(ends)} ends")
         try:
-            # A naive instant among aware ones fails its comparison, so an aware first start and
-            # two passes without TypeError mean every instant is aware.
-            in_order = not starts or (
-                starts[0].utcoffset() is not None
+            in_order = (
+                all(map(is_, map(_tzinfo, starts), repeat(UTC)))
+                and all(map(is_, map(_tzinfo, ends), repeat(UTC)))
                 and all(map(lt, starts, ends))
                 and all(map(le, starts, islice(starts, 1, None)))
             )

@@ -576,6 +576,22 @@ def test_naive_datetimes_are_rejected() -> None:
         blocked_span(naive, rules)
 
 
+def test_busy_times_in_a_repeated_hour_are_ordered_by_instant_not_wall_clock() -> None:
+    """Found by the property test: in London's repeated hour, 01:00 GMT comes after 01:14 BST
+    though its wall clock is earlier. Spans read in the zone must index like the same spans in
+    UTC (a span ending 01:00 GMT still covers 01:15 BST), not by their wall clocks."""
+    london = LONDON
+    starts = [datetime(2026, 10, 24, 22, 6, tzinfo=UTC), datetime(2026, 10, 25, 0, 14, tzinfo=UTC)]
+    ends = [datetime(2026, 10, 25, 1, 0, tzinfo=UTC), datetime(2026, 10, 25, 0, 15, tzinfo=UTC)]
+    in_london = BusyTimes.from_sorted(
+        [s.astimezone(london) for s in starts], [e.astimezone(london) for e in ends]
+    )
+    in_utc = BusyTimes.from_sorted(starts, ends)
+    assert in_utc.latest_end == [ends[0], ends[0]]
+    assert (in_london.starts, in_london.latest_end) == (in_utc.starts, in_utc.latest_end)
+    assert all(t.tzinfo is UTC for t in in_london.starts + in_london.latest_end)
+
+
 def test_inverted_spans_and_windows_are_rejected() -> None:
     start = local(MONDAY, "09:00", NEW_YORK)
     with pytest.raises(ValueError, match="before it starts"):
