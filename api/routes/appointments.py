@@ -138,7 +138,10 @@ async def create_appointment(
         raise _refusal(err) from err
     except WorkflowUpdateRPCTimeoutOrCancelledError as err:
         raise APIError(
-            503, "booking_pending", "the booking engine did not answer in time; try again"
+            503,
+            "booking_pending",
+            "the booking engine did not answer in time; send the request again, with the same "
+            "Idempotency-Key if it had one, to get the booking if it was made",
         ) from err
     except RPCError as err:
         log.warning("update-with-start failed: %s", err)
