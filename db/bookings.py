@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, cast
 from uuid import UUID, uuid4
@@ -54,6 +55,19 @@ def is_overlap_violation(err: IntegrityError) -> bool:
     return getattr(err.orig, "sqlstate", None) == EXCLUSION_VIOLATION or OVERLAP_GUARD in str(
         err.orig
     )
+
+
+@asynccontextmanager
+async def _slot_writing(db: Database) -> AsyncIterator[AsyncConnection]:
+    """The serialized transaction a hold or a move writes a slot in; the database's own overlap
+    guard refusing the write (a concurrent booking won the race) surfaces as SlotTaken."""
+    try:
+        async with db.serialized_transaction() as connection:
+            yield connection
+    except IntegrityError as err:
+        if is_overlap_violation(err):
+            raise SlotTaken() from err
+        raise
 
 
 class HoldLost(Exception):
@@ -201,68 +215,60 @@ async def hold_slot(db: Database, request: HoldRequest, *, now: datetime) -> Hol
     not only free, but in working hours, on the grid, after the notice, inside the horizon and
     under the daily maximum. Idempotent: a retried attempt returns the hold it already made.
     """
-    try:
-        # Holds of one provider run one at a time, so rules the overlap constraint cannot
-        # express (the daily maximum, external busy time) hold under concurrency too: on
-        # PostgreSQL through the provider's row lock _HOLD_FACTS takes, on SQLite because
-        # BEGIN IMMEDIATE already runs every hold one at a time.
-        async with db.serialized_transaction() as connection:
-            facts = await _facts(
-                connection, request.provider_id, request.service_id, request.booking_id
-            )
-            if facts.held_status is not None:
-                assert facts.held_start and facts.held_end and facts.held_currency
-                assert facts.held_amount is not None
-                return Hold(
-                    booking_id=request.booking_id,
-                    start=facts.held_start,
-                    end=facts.held_end,
-                    price=Money(amount=facts.held_amount, currency=facts.held_currency),
-                    status=BookingStatus(facts.held_status),
-                    hold_expires_at=facts.held_until,
-                    needs_approval=not facts.auto_confirm,
-                )
-            slot, span = await _bookable(connection, facts, request.service_id, request.start, now)
-            price_amount, currency = facts.price_amount, facts.currency
-            auto_confirm, provider_id = facts.auto_confirm, facts.provider_id
-            status = _initial_status(price_amount, auto_confirm=auto_confirm)
-            hold = Hold(
+    # Holds of one provider run one at a time, so rules the overlap constraint cannot express
+    # (the daily maximum, external busy time) hold under concurrency too: on PostgreSQL through
+    # the provider's row lock _HOLD_FACTS takes, on SQLite because BEGIN IMMEDIATE already runs
+    # every hold one at a time.
+    async with _slot_writing(db) as connection:
+        facts = await _facts(
+            connection, request.provider_id, request.service_id, request.booking_id
+        )
+        if facts.held_status is not None:
+            assert facts.held_start and facts.held_end and facts.held_currency
+            assert facts.held_amount is not None
+            return Hold(
                 booking_id=request.booking_id,
-                start=slot.start,
-                end=slot.end,
-                price=Money(amount=price_amount, currency=currency),
-                status=status,
-                hold_expires_at=request.payment_deadline
-                if status == BookingStatus.AWAITING_PAYMENT
-                else None,
-                needs_approval=not auto_confirm,
+                start=facts.held_start,
+                end=facts.held_end,
+                price=Money(amount=facts.held_amount, currency=facts.held_currency),
+                status=BookingStatus(facts.held_status),
+                hold_expires_at=facts.held_until,
+                needs_approval=not facts.auto_confirm,
             )
-            await connection.execute(
-                _INSERT_APPOINTMENT,
-                {
-                    "id": request.booking_id,
-                    "provider_id": provider_id,
-                    "service_id": request.service_id,
-                    "customer_id": request.customer_id,
-                    "start_at": slot.start,
-                    "end_at": slot.end,
-                    "blocked_start": span.start,
-                    "blocked_end": span.end,
-                    "status": status,
-                    "hold_expires_at": hold.hold_expires_at,
-                    "price_amount": price_amount,
-                    "currency": currency,
-                    "customer_timezone": request.customer_timezone,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            )
-            return hold
-    except IntegrityError as err:
-        # The database's own overlap guard: a concurrent hold won the race for this slot.
-        if is_overlap_violation(err):
-            raise SlotTaken() from err
-        raise
+        slot, span = await _bookable(connection, facts, request.service_id, request.start, now)
+        status = _initial_status(facts.price_amount, auto_confirm=facts.auto_confirm)
+        hold = Hold(
+            booking_id=request.booking_id,
+            start=slot.start,
+            end=slot.end,
+            price=Money(amount=facts.price_amount, currency=facts.currency),
+            status=status,
+            hold_expires_at=request.payment_deadline
+            if status == BookingStatus.AWAITING_PAYMENT
+            else None,
+            needs_approval=not facts.auto_confirm,
+        )
+        await connection.execute(
+            _INSERT_APPOINTMENT,
+            {
+                "id": request.booking_id,
+                "provider_id": facts.provider_id,
+                "service_id": request.service_id,
+                "customer_id": request.customer_id,
+                "start_at": slot.start,
+                "end_at": slot.end,
+                "blocked_start": span.start,
+                "blocked_end": span.end,
+                "status": status,
+                "hold_expires_at": hold.hold_expires_at,
+                "price_amount": facts.price_amount,
+                "currency": facts.currency,
+                "customer_timezone": request.customer_timezone,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        return hold
 
 
 _TAKEN = (
@@ -307,35 +313,30 @@ async def move_booking(db: Database, request: MoveRequest, *, now: datetime) -> 
     """Move a confirmed booking to a new start of its service, under the same rules and in the
     same serialized transaction as a hold; its old time is free the moment it commits.
     Raises SlotTaken, SlotNotBookable or NotMovable. A retry after the move returns it."""
-    try:
-        async with db.serialized_transaction() as connection:
-            facts = await _facts(
-                connection, request.provider_id, request.service_id, request.booking_id
-            )
-            if facts.held_status != BookingStatus.CONFIRMED:
-                raise NotMovable(facts.held_status or "missing")
-            assert facts.held_start and facts.held_end
-            if facts.held_start == request.start:
-                return Moved(start=facts.held_start, end=facts.held_end)
-            slot, span = await _bookable(
-                connection, facts, request.service_id, request.start, now, moving=request.booking_id
-            )
-            await connection.execute(
-                _MOVE,
-                {
-                    "booking_id": request.booking_id,
-                    "new_start": slot.start,
-                    "new_end": slot.end,
-                    "new_blocked_start": span.start,
-                    "new_blocked_end": span.end,
-                    "now": now,
-                },
-            )
-            return Moved(start=slot.start, end=slot.end)
-    except IntegrityError as err:
-        if is_overlap_violation(err):
-            raise SlotTaken() from err
-        raise
+    async with _slot_writing(db) as connection:
+        facts = await _facts(
+            connection, request.provider_id, request.service_id, request.booking_id
+        )
+        if facts.held_status != BookingStatus.CONFIRMED:
+            raise NotMovable(facts.held_status or "missing")
+        assert facts.held_start and facts.held_end
+        if facts.held_start == request.start:
+            return Moved(start=facts.held_start, end=facts.held_end)
+        slot, span = await _bookable(
+            connection, facts, request.service_id, request.start, now, moving=request.booking_id
+        )
+        await connection.execute(
+            _MOVE,
+            {
+                "booking_id": request.booking_id,
+                "new_start": slot.start,
+                "new_end": slot.end,
+                "new_blocked_start": span.start,
+                "new_blocked_end": span.end,
+                "now": now,
+            },
+        )
+        return Moved(start=slot.start, end=slot.end)
 
 
 async def slot_taken_by(
