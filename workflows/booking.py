@@ -165,8 +165,8 @@ class BookingWorkflow:
     @workflow.update
     async def reschedule(self, request: RescheduleRequest) -> BookingState:
         """Move the confirmed booking to another start of its service, under the same rules as
-        a new booking; the old time is free once it has moved, the reminders and the end of
-        the appointment follow the new time."""
+        a new booking; the old time is free once it has moved, and the end-of-appointment timer
+        and the AppointmentStart search attribute follow the new time."""
         hold = self._hold
         assert hold is not None
         self._moving = True
@@ -186,16 +186,11 @@ class BookingWorkflow:
             )
         except (ActivityError, ApplicationError, StepTimedOut) as err:
             # An update fails with an ApplicationError; anything else would fail the task.
-            cause = _application_failure(err)
-            refused = (SLOT_UNAVAILABLE, SLOT_NOT_BOOKABLE, NOT_RESCHEDULABLE)
-            if cause is not None and cause.type in refused:
-                raise ApplicationError(
-                    cause.message, *cause.details, type=cause.type, non_retryable=True
-                ) from None
-            raise ApplicationError(
+            raise _refusal(
+                err,
+                (SLOT_UNAVAILABLE, SLOT_NOT_BOOKABLE, NOT_RESCHEDULABLE),
                 "the booking could not be moved right now; try again",
-                type="MoveFailed",
-                non_retryable=True,
+                "MoveFailed",
             ) from None
         finally:
             self._moving = False
@@ -303,17 +298,12 @@ class BookingWorkflow:
         self._set_status(self._hold.status)
 
     def _refuse(self, err: ActivityError | ApplicationError | StepTimedOut) -> None:
-        cause = _application_failure(err)
-        if cause is not None and cause.type in (SLOT_UNAVAILABLE, SLOT_NOT_BOOKABLE):
-            self._refusal = ApplicationError(
-                cause.message, *cause.details, type=cause.type, non_retryable=True
-            )
-        else:
-            self._refusal = ApplicationError(
-                "the slot could not be held right now; try again",
-                type="HoldFailed",
-                non_retryable=True,
-            )
+        self._refusal = _refusal(
+            err,
+            (SLOT_UNAVAILABLE, SLOT_NOT_BOOKABLE),
+            "the slot could not be held right now; try again",
+            "HoldFailed",
+        )
         self._reason = self._refusal.message
         self._set_status(BookingStatus.REJECTED)
 
@@ -547,6 +537,20 @@ class BookingWorkflow:
     def _set_status(self, status: BookingStatus) -> None:
         self._status = status
         workflow.upsert_search_attributes([search_attributes.BOOKING_STATUS.value_set(status)])
+
+
+def _refusal(
+    err: ActivityError | ApplicationError | StepTimedOut,
+    answered: tuple[str, ...],
+    otherwise: str,
+    otherwise_type: str,
+) -> ApplicationError:
+    """What the caller is told when a step on its behalf failed: the step's own refusal if it is
+    one of the `answered` types (its message, code and type), else `otherwise`."""
+    cause = _application_failure(err)
+    if cause is not None and cause.type in answered:
+        return ApplicationError(cause.message, *cause.details, type=cause.type, non_retryable=True)
+    return ApplicationError(otherwise, type=otherwise_type, non_retryable=True)
 
 
 def _application_failure(
