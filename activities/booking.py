@@ -11,11 +11,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.payments.port import PaymentGateway
-from db import bookings
-from db.engine import Database
-from domain.availability import SlotNotBookable, SlotTaken
-from workflows.errors import HOLD_LOST, NOT_RESCHEDULABLE, SLOT_NOT_BOOKABLE, SLOT_UNAVAILABLE
-from workflows.models import (
+from contract.errors import HOLD_LOST, NOT_RESCHEDULABLE, SLOT_NOT_BOOKABLE, SLOT_UNAVAILABLE
+from contract.messages import (
     ApprovalWait,
     BookingRef,
     ConfirmRequest,
@@ -29,6 +26,9 @@ from workflows.models import (
     ReleaseRequest,
     VoidPaymentRequest,
 )
+from db import bookings
+from db.engine import Database
+from domain.availability import SlotNotBookable, SlotTaken
 
 
 def utc_now() -> datetime:

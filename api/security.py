@@ -1,4 +1,4 @@
-"""Passwords (argon2) and access tokens (JWT, HS256)."""
+"""Access tokens (JWT, HS256)."""
 
 from __future__ import annotations
 
@@ -6,24 +6,10 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from config import Settings
 
-_hasher = PasswordHasher()
 ALGORITHM = "HS256"
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 def create_access_token(user_id: UUID, role: str, settings: Settings) -> str:

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
 
-from api.security import create_access_token, hash_password
+from api.security import create_access_token
 from config import Settings
 from db.engine import Database
 from db.models import (
@@ -33,6 +33,7 @@ from db.models import (
     User,
     WorkingHours,
 )
+from domain.passwords import hash_password
 
 PASSWORD = "bench-password-not-secret"
 PRICE, CURRENCY = 5000, "USD"

@@ -14,6 +14,18 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from contract.messages import (
+    ApprovalWait,
+    BookingState,
+    Hold,
+    HoldRequest,
+    Money,
+    Moved,
+    MoveRequest,
+    PaymentIntent,
+    PaymentVoid,
+    ReleaseRequest,
+)
 from db.engine import Database
 from db.models import Appointment, PaymentTransaction, ProviderProfile, Service
 from db.schedule import RULE_COLUMNS, booking_rules, load_context
@@ -28,18 +40,6 @@ from domain.availability import (
     check_slot,
 )
 from domain.booking_state import ACTIVE_STATUSES, HOLD_STATUSES, BookingStatus
-from workflows.models import (
-    ApprovalWait,
-    BookingState,
-    Hold,
-    HoldRequest,
-    Money,
-    Moved,
-    MoveRequest,
-    PaymentIntent,
-    PaymentVoid,
-    ReleaseRequest,
-)
 
 _appointments = cast(Table, Appointment.__table__)
 _payments = cast(Table, PaymentTransaction.__table__)

@@ -9,10 +9,10 @@ import getpass
 import os
 from datetime import UTC, datetime
 
-from api.security import hash_password
 from config import get_settings
 from db.engine import Database
 from db.users import Account, EmailTaken, create_account
+from domain.passwords import hash_password
 
 MIN_PASSWORD_LENGTH = 12
 

@@ -12,10 +12,10 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.security import hash_password
 from config import Settings, get_settings
 from db.engine import Database
 from db.models import ProviderProfile, Service, User, WorkingHours
+from domain.passwords import hash_password
 
 PROVIDER_USER_ID = UUID("11111111-1111-4111-8111-111111111111")
 PROVIDER_ID = UUID("22222222-2222-4222-8222-222222222222")

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from contract.messages import HoldRequest
 from db.engine import Database
 from db.models import ProviderProfile, Service, User, WorkingHours
-from workflows.models import HoldRequest
 
 # Cheap to compute; the tests that exercise real hashing go through POST /auth/register.
 UNUSABLE_PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$unusable$unusable"

@@ -18,17 +18,17 @@ from temporalio.exceptions import TimeoutError as StepTimedOut
 
 with workflow.unsafe.imports_passed_through():
     from activities.booking import BookingActivities
-    from domain.booking_state import ACTIVE_STATUSES, TERMINAL_STATUSES, BookingStatus
-    from domain.cancellation import refund_on_cancel
-    from workflows import search_attributes
-    from workflows.errors import (
+    from contract.errors import (
+        COMPENSATION_INCOMPLETE,
         HOLD_LOST,
         NON_RETRYABLE,
+        NOT_AWAITING_APPROVAL,
+        NOT_CANCELLABLE,
         NOT_RESCHEDULABLE,
         SLOT_NOT_BOOKABLE,
         SLOT_UNAVAILABLE,
     )
-    from workflows.models import (
+    from contract.messages import (
         ApprovalWait,
         BookingInput,
         BookingOutcome,
@@ -47,6 +47,9 @@ with workflow.unsafe.imports_passed_through():
         RescheduleRequest,
         VoidPaymentRequest,
     )
+    from domain.booking_state import ACTIVE_STATUSES, TERMINAL_STATUSES, BookingStatus
+    from domain.cancellation import refund_on_cancel
+    from workflows import search_attributes
 
 # The steps a customer waits for (hold, payment intent, approval wait, confirmation) are short
 # and run as local activities, in the workflow task itself: no round trip through the server's
@@ -69,9 +72,6 @@ DURABLE_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=1),
     non_retryable_error_types=NON_RETRYABLE,
 )
-NOT_CANCELLABLE = "NotCancellable"
-NOT_AWAITING_APPROVAL = "NotAwaitingApproval"
-COMPENSATION_INCOMPLETE = "CompensationIncomplete"
 
 Undo = Callable[[], Awaitable[None]]
 

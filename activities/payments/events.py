@@ -15,7 +15,7 @@ from uuid import UUID
 import stripe
 
 from activities.payments.port import InvalidWebhook
-from workflows.models import PaymentEvent
+from contract.messages import PaymentEvent
 
 SIGNATURE_TOLERANCE_SECONDS = 300
 HANDLED_EVENTS = {"payment_intent.succeeded": True, "payment_intent.payment_failed": False}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from workflows.models import PaymentEvent, PaymentIntent, PaymentIntentRequest, PaymentVoid
+from contract.messages import PaymentEvent, PaymentIntent, PaymentIntentRequest, PaymentVoid
 
 
 class InvalidWebhook(Exception):

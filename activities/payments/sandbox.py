@@ -16,9 +16,9 @@ from sqlalchemy import String, Table, bindparam, insert, select, update
 from temporalio.exceptions import ApplicationError
 
 from activities.payments import events
+from contract.messages import PaymentEvent, PaymentIntent, PaymentIntentRequest, PaymentVoid
 from db.engine import Database
 from db.models import SandboxPaymentIntent
-from workflows.models import PaymentEvent, PaymentIntent, PaymentIntentRequest, PaymentVoid
 
 REQUIRES_PAYMENT = "requires_payment_method"
 SUCCEEDED = "succeeded"

@@ -15,7 +15,7 @@ import stripe
 from temporalio.exceptions import ApplicationError
 
 from activities.payments import events
-from workflows.models import PaymentEvent, PaymentIntent, PaymentIntentRequest, PaymentVoid
+from contract.messages import PaymentEvent, PaymentIntent, PaymentIntentRequest, PaymentVoid
 
 T = TypeVar("T")
 

@@ -26,22 +26,28 @@ from api.schemas.appointments import (
     DecisionBody,
     RescheduleBody,
 )
-from db import bookings
-from db.catalog import get_service
-from db.engine import Database
-from db.users import Account
-from domain.availability import SlotTaken
-from workflows import search_attributes
-from workflows.booking import NOT_AWAITING_APPROVAL, NOT_CANCELLABLE, BookingWorkflow
-from workflows.client import workflow_id
-from workflows.errors import NOT_RESCHEDULABLE, SLOT_NOT_BOOKABLE, SLOT_UNAVAILABLE
-from workflows.models import (
+from contract.errors import (
+    NOT_AWAITING_APPROVAL,
+    NOT_CANCELLABLE,
+    NOT_RESCHEDULABLE,
+    SLOT_NOT_BOOKABLE,
+    SLOT_UNAVAILABLE,
+)
+from contract.messages import (
     BookingInput,
     BookingState,
     CancelRequest,
     Decision,
     RescheduleRequest,
 )
+from db import bookings
+from db.catalog import get_service
+from db.engine import Database
+from db.users import Account
+from domain.availability import SlotTaken
+from workflows import search_attributes
+from workflows.booking import BookingWorkflow
+from workflows.client import workflow_id
 
 log = logging.getLogger("booking.api")
 router = APIRouter(prefix="/appointments", tags=["appointments"])

@@ -9,8 +9,9 @@ from fastapi.security import OAuth2PasswordRequestForm
 from api.deps import CurrentUser, DatabaseDep, SettingsDep
 from api.errors import APIError
 from api.schemas.auth import Token, UserCreate, UserPublic
-from api.security import create_access_token, hash_password, verify_password
+from api.security import create_access_token
 from db.users import EmailTaken, create_account, password_hash_of
+from domain.passwords import hash_password, verify_password
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

@@ -10,9 +10,9 @@ from activities.payments.port import InvalidWebhook
 from api.deps import PaymentsDep, TemporalDep
 from api.errors import APIError
 from api.schemas.payments import WebhookReceipt
+from contract.messages import PaymentEvent
 from workflows.booking import BookingWorkflow
 from workflows.client import workflow_id
-from workflows.models import PaymentEvent
 
 log = logging.getLogger("booking.api")
 router = APIRouter(prefix="/payments", tags=["payments"])

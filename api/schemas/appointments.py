@@ -6,9 +6,9 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from api.schemas.common import Strict, zone_name
+from contract.messages import BookingState, Money
 from domain.booking_state import BookingStatus
 from domain.timezones import in_zone, parse_zone
-from workflows.models import BookingState, Money
 
 
 class AppointmentCreate(Strict):

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from api.schemas.common import Clock, EndClock, Strict, zone_name
+from contract.messages import Money
 from db.models import ProviderProfile, Service
 from domain.availability import Schedule, Slot, WorkingInterval
-from workflows.models import Money
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 

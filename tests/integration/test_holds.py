@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from contract.messages import ReleaseRequest
 from db import bookings
 from db.engine import Database
 from db.models import Appointment
 from domain.availability import SlotNotBookable, SlotTaken
 from domain.booking_state import BookingStatus
 from tests.factories import future_local, hold_request, make_customer, make_provider
-from workflows.models import ReleaseRequest
 
 
 async def _rows(db: Database, provider_id: uuid.UUID) -> list[Appointment]:

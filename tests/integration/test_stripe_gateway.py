@@ -32,6 +32,14 @@ from activities.payments import gateway_from_settings
 from activities.payments.port import InvalidWebhook
 from activities.payments.stripe_gateway import StripeHTTPClient, StripePaymentGateway
 from config import Settings
+from contract.messages import (
+    BookingInput,
+    BookingState,
+    CancelRequest,
+    Money,
+    PaymentIntent,
+    PaymentIntentRequest,
+)
 from db.engine import Database
 from db.models import Appointment, PaymentTransaction
 from devstack.processes import ManagedProcess, free_port, wait_for_port
@@ -41,14 +49,6 @@ from tests.workflows.helpers import BookingHandle, booking_input, eventually, st
 from workflows import search_attributes
 from workflows.booking import BookingWorkflow
 from workflows.client import workflow_id
-from workflows.models import (
-    BookingInput,
-    BookingState,
-    CancelRequest,
-    Money,
-    PaymentIntent,
-    PaymentIntentRequest,
-)
 
 API_KEY = "sk_test_localstripe"
 WEBHOOK_SECRET = "whsec_localstripe_test"

@@ -8,13 +8,13 @@ from typing import TypeVar
 
 from temporalio.client import WorkflowHandle
 
+from contract.messages import BookingInput, BookingOutcome, BookingState
 from domain.booking_state import BookingStatus
 from tests.factories import ProviderFixture
 from tests.temporal_fixtures import Saga
 from workflows import search_attributes
 from workflows.booking import BookingWorkflow
 from workflows.client import workflow_id
-from workflows.models import BookingInput, BookingOutcome, BookingState
 
 T = TypeVar("T")
 BookingHandle = WorkflowHandle[BookingWorkflow, BookingOutcome]

@@ -8,15 +8,15 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 
+from contract.errors import NOT_AWAITING_APPROVAL, NOT_CANCELLABLE, NOT_RESCHEDULABLE
+from contract.messages import CancelRequest, Decision, RescheduleRequest
 from db.models import Appointment, SandboxPaymentIntent
 from domain.booking_state import BookingStatus
 from tests.factories import future_local, make_customer, make_provider
 from tests.temporal_fixtures import Saga
 from tests.workflows.helpers import booking_input, pay, start_booking, status_becomes
 from workflows import search_attributes
-from workflows.booking import NOT_AWAITING_APPROVAL, NOT_CANCELLABLE, BookingWorkflow
-from workflows.errors import NOT_RESCHEDULABLE
-from workflows.models import CancelRequest, Decision, RescheduleRequest
+from workflows.booking import BookingWorkflow
 
 
 async def _row(saga: Saga, booking_id: object) -> Appointment:

@@ -15,6 +15,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, CancelledError
 
 from activities.payments.sandbox import IntentNotPayable
+from contract.errors import COMPENSATION_INCOMPLETE, SLOT_UNAVAILABLE
 from db import bookings
 from db.models import Appointment, PaymentTransaction, SandboxPaymentIntent
 from domain.booking_state import BookingStatus
@@ -22,9 +23,8 @@ from tests.factories import future_local, make_customer, make_provider
 from tests.temporal_fixtures import Saga
 from tests.workflows.helpers import booking_input, pay, start_booking, status_becomes
 from workflows import search_attributes
-from workflows.booking import COMPENSATION_INCOMPLETE, BookingWorkflow
+from workflows.booking import BookingWorkflow
 from workflows.client import workflow_id
-from workflows.errors import SLOT_UNAVAILABLE
 
 
 async def _row(saga: Saga, booking_id: object) -> Appointment:
