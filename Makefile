@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: dev test install lint bench clean
+.PHONY: dev test install lint bench histories clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required, found " + sys.version.split()[0] + ": run make PYTHON=python3.11")'
@@ -30,6 +30,10 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest
+
+# Record the booking workflow's histories of every path for the replay tests (a new era only).
+histories: install
+	$(BIN)/python -m tests.workflows.record_histories
 
 bench: install
 	$(BIN)/python -m bench

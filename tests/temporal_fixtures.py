@@ -14,7 +14,7 @@ import httpx
 import pytest
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -26,6 +26,7 @@ from db.engine import Database
 from devstack.binaries import temporal_test_server
 from workflows import search_attributes
 from workflows.booking import BookingWorkflow
+from workflows.codec import data_converter
 
 
 async def register_search_attributes(client: Client) -> None:
@@ -37,10 +38,15 @@ async def register_search_attributes(client: Client) -> None:
     )
 
 
+def converter_for_tests() -> DataConverter:
+    """The data converter the tests, the recorder and the replayer share with production."""
+    return data_converter(Settings(_env_file=None, environment="development"))  # type: ignore[call-arg]
+
+
 @pytest.fixture
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=converter_for_tests(),
         test_server_existing_path=temporal_test_server(),
     )
     await register_search_attributes(env.client)

@@ -75,6 +75,11 @@ DURABLE_RETRY = RetryPolicy(
 
 Undo = Callable[[], Awaitable[None]]
 
+# Every change to the command sequence, oldest first, each guarded by `workflow.patched(id)` so
+# bookings that started before it replay as they ran (README: Changing the workflow). The newest
+# names the era of histories that tests/workflows/record_histories.py records.
+PATCHES: tuple[str, ...] = ()
+
 
 class BookingEnded(Exception):
     """The booking stops short of its appointment for a business reason (not an outage)."""

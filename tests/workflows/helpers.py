@@ -36,8 +36,8 @@ def booking_input(
     )
 
 
-async def start_booking(saga: Saga, booking: BookingInput) -> tuple[BookingHandle, BookingState]:
-    handle = await saga.client.start_workflow(
+async def start_workflow(saga: Saga, booking: BookingInput) -> BookingHandle:
+    return await saga.client.start_workflow(
         BookingWorkflow.run,
         booking,
         id=workflow_id(booking.booking_id),
@@ -49,6 +49,10 @@ async def start_booking(saga: Saga, booking: BookingInput) -> tuple[BookingHandl
             start=booking.start,
         ),
     )
+
+
+async def start_booking(saga: Saga, booking: BookingInput) -> tuple[BookingHandle, BookingState]:
+    handle = await start_workflow(saga, booking)
     state = await handle.execute_update(BookingWorkflow.wait_until_held)
     return handle, state
 

@@ -1,0 +1,309 @@
+"""Record the booking workflow's history on every path, for the replay tests.
+
+    .venv/bin/python -m tests.workflows.record_histories        (or: make histories)
+
+Each path runs once on the time-skipping test server with the real activities on a scratch
+SQLite database, and its history is written to `tests/workflows/histories/<era>/<path>.json`,
+where the era is the workflow's newest patch (`workflows.booking.PATCHES`). Eras already
+recorded are never touched: bookings made under them may still be open, so their histories
+stay and keep being replayed. Re-recording the era under development takes `--force`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import update
+from temporalio.client import WorkflowFailureError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.booking import BookingActivities
+from activities.payments.sandbox import SandboxPaymentGateway
+from config import Settings
+from contract.messages import CancelRequest, Decision, RescheduleRequest
+from db.engine import Database
+from db.migrate import upgrade_to_head
+from db.models import Appointment, SandboxPaymentIntent
+from devstack.binaries import temporal_test_server
+from domain.booking_state import BookingStatus
+from tests.factories import ProviderFixture, future_local, make_customer, make_provider
+from tests.temporal_fixtures import Saga, converter_for_tests, register_search_attributes
+from tests.workflows.helpers import (
+    BookingHandle,
+    booking_input,
+    pay,
+    start_booking,
+    start_workflow,
+    status_becomes,
+)
+from workflows.booking import PATCHES, BookingWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+
+Path_ = Callable[[Saga], Awaitable[BookingHandle]]
+PATHS: dict[str, Path_] = {}
+
+
+def path(name: str) -> Callable[[Path_], Path_]:
+    def register(run: Path_) -> Path_:
+        PATHS[name] = run
+        return run
+
+    return register
+
+
+def era() -> str:
+    return PATCHES[-1] if PATCHES else "base"
+
+
+async def _booked(
+    saga: Saga, *, days_ahead: int = 7, **provider: object
+) -> tuple[ProviderFixture, BookingHandle, object]:
+    made = await make_provider(saga.db, **provider)  # type: ignore[arg-type]
+    booking = booking_input(
+        made, await make_customer(saga.db), future_local(made.timezone, days_ahead=days_ahead)
+    )
+    handle, held = await start_booking(saga, booking)
+    return made, handle, held
+
+
+async def _ends(handle: BookingHandle) -> None:
+    """Let the workflow run to its end in skipped time; a failed workflow is a path too."""
+    with contextlib.suppress(WorkflowFailureError):
+        await handle.result()
+
+
+@path("confirmed_then_completed")
+async def _confirmed(saga: Saga) -> BookingHandle:
+    _, handle, held = await _booked(saga)
+    await pay(saga, handle, held, succeed=True)  # type: ignore[arg-type]
+    await status_becomes(handle, BookingStatus.CONFIRMED)
+    await _ends(handle)
+    return handle
+
+
+@path("free_confirmed_then_completed")
+async def _free(saga: Saga) -> BookingHandle:
+    _, handle, _ = await _booked(saga, price=0)
+    await _ends(handle)
+    return handle
+
+
+@path("expired_unpaid")
+async def _expired(saga: Saga) -> BookingHandle:
+    _, handle, _ = await _booked(saga)
+    await _ends(handle)
+    return handle
+
+
+@path("payment_failed")
+async def _payment_failed(saga: Saga) -> BookingHandle:
+    _, handle, held = await _booked(saga)
+    await pay(saga, handle, held, succeed=False)  # type: ignore[arg-type]
+    await _ends(handle)
+    return handle
+
+
+@path("declined")
+async def _declined(saga: Saga) -> BookingHandle:
+    _, handle, held = await _booked(saga, auto_confirm=False)
+    await pay(saga, handle, held, succeed=True)  # type: ignore[arg-type]
+    await status_becomes(handle, BookingStatus.AWAITING_APPROVAL)
+    await handle.execute_update(BookingWorkflow.decline, Decision(reason="fully booked"))
+    await _ends(handle)
+    return handle
+
+
+@path("approved_then_completed")
+async def _approved(saga: Saga) -> BookingHandle:
+    _, handle, held = await _booked(saga, auto_confirm=False)
+    await pay(saga, handle, held, succeed=True)  # type: ignore[arg-type]
+    await status_becomes(handle, BookingStatus.AWAITING_APPROVAL)
+    await handle.execute_update(BookingWorkflow.approve, Decision())
+    await _ends(handle)
+    return handle
+
+
+@path("approval_timeout")
+async def _approval_timeout(saga: Saga) -> BookingHandle:
+    _, handle, held = await _booked(saga, auto_confirm=False)
+    await pay(saga, handle, held, succeed=True)  # type: ignore[arg-type]
+    await status_becomes(handle, BookingStatus.AWAITING_APPROVAL)
+    await _ends(handle)
+    return handle
+
+
+@path("cancelled_awaiting_payment")
+async def _cancelled_unpaid(saga: Saga) -> BookingHandle:
+    _, handle, _ = await _booked(saga)
+    await handle.execute_update(BookingWorkflow.cancel, CancelRequest(cancelled_by="customer"))
+    await _ends(handle)
+    return handle
+
+
+@path("cancelled_awaiting_approval")
+async def _cancelled_waiting(saga: Saga) -> BookingHandle:
+    _, handle, held = await _booked(saga, auto_confirm=False)
+    await pay(saga, handle, held, succeed=True)  # type: ignore[arg-type]
+    await status_becomes(handle, BookingStatus.AWAITING_APPROVAL)
+    await handle.execute_update(BookingWorkflow.cancel, CancelRequest(cancelled_by="customer"))
+    await _ends(handle)
+    return handle
+
+
+@path("cancelled_confirmed_refunded")
+async def _cancelled_refunded(saga: Saga) -> BookingHandle:
+    _, handle, held = await _booked(saga)
+    await pay(saga, handle, held, succeed=True)  # type: ignore[arg-type]
+    await status_becomes(handle, BookingStatus.CONFIRMED)
+    await handle.execute_update(
+        BookingWorkflow.cancel, CancelRequest(cancelled_by="customer", reason="moving away")
+    )
+    await _ends(handle)
+    return handle
+
+
+@path("cancelled_confirmed_late_not_refunded")
+async def _cancelled_late(saga: Saga) -> BookingHandle:
+    _, handle, held = await _booked(saga, days_ahead=3)
+    await pay(saga, handle, held, succeed=True)  # type: ignore[arg-type]
+    state = await status_becomes(handle, BookingStatus.CONFIRMED)
+    await saga.env.sleep(state.start - await saga.env.get_current_time() - timedelta(hours=12))
+    await handle.execute_update(BookingWorkflow.cancel, CancelRequest(cancelled_by="customer"))
+    await _ends(handle)
+    return handle
+
+
+@path("cancelled_by_provider")
+async def _cancelled_by_provider(saga: Saga) -> BookingHandle:
+    _, handle, held = await _booked(saga)
+    await pay(saga, handle, held, succeed=True)  # type: ignore[arg-type]
+    await status_becomes(handle, BookingStatus.CONFIRMED)
+    await handle.execute_update(
+        BookingWorkflow.cancel, CancelRequest(cancelled_by="provider", reason="ill")
+    )
+    await _ends(handle)
+    return handle
+
+
+@path("rescheduled_then_completed")
+async def _rescheduled(saga: Saga) -> BookingHandle:
+    _, handle, held = await _booked(saga, days_ahead=2)
+    await pay(saga, handle, held, succeed=True)  # type: ignore[arg-type]
+    state = await status_becomes(handle, BookingStatus.CONFIRMED)
+    await handle.execute_update(
+        BookingWorkflow.reschedule,
+        RescheduleRequest(start=state.start + timedelta(days=3), requested_by="customer"),
+    )
+    await _ends(handle)
+    return handle
+
+
+@path("rejected_slot_taken")
+async def _rejected(saga: Saga) -> BookingHandle:
+    made, first, _ = await _booked(saga)
+    taken = (await first.query(BookingWorkflow.state)).start
+    handle = await start_workflow(saga, booking_input(made, await make_customer(saga.db), taken))
+    await _ends(handle)
+    return handle
+
+
+@path("workflow_cancelled")
+async def _workflow_cancelled(saga: Saga) -> BookingHandle:
+    _, handle, _ = await _booked(saga)
+    await handle.cancel()
+    await _ends(handle)
+    return handle
+
+
+@path("hold_lost_then_paid")
+async def _hold_lost(saga: Saga) -> BookingHandle:
+    """The hold lapsed and was swept before the payment landed: the payment is refunded."""
+    _, handle, held = await _booked(saga)
+    booking_id = (await handle.query(BookingWorkflow.state)).booking_id
+    async with saga.db.session() as session, session.begin():
+        await session.execute(
+            update(Appointment)
+            .where(Appointment.id == booking_id)
+            .values(status=BookingStatus.EXPIRED)
+        )
+    await pay(saga, handle, held, succeed=True)  # type: ignore[arg-type]
+    await _ends(handle)
+    return handle
+
+
+@path("compensation_incomplete")
+async def _compensation_incomplete(saga: Saga) -> BookingHandle:
+    _, handle, held = await _booked(saga)
+    async with saga.db.session() as session, session.begin():
+        intent = await session.get(SandboxPaymentIntent, held.payment.id)  # type: ignore[attr-defined]
+        await session.delete(intent)
+    await _ends(handle)
+    return handle
+
+
+async def record(names: list[str], into: Path) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            environment="development",
+            database_url=f"sqlite:///{scratch}/app.db",
+        )
+        upgrade_to_head(settings)
+        db = Database.from_settings(settings)
+        payments = SandboxPaymentGateway(db, settings.payment_webhook_secret.get_secret_value())
+        try:
+            for name in names:
+                # A server of its own per path: skipped time is global to a server.
+                env = await WorkflowEnvironment.start_time_skipping(
+                    data_converter=converter_for_tests(),
+                    test_server_existing_path=temporal_test_server(),
+                )
+                async with env:
+                    await register_search_attributes(env.client)
+                    task_queue = f"record-{uuid.uuid4()}"
+                    async with Worker(
+                        env.client,
+                        task_queue=task_queue,
+                        workflows=[BookingWorkflow],
+                        activities=BookingActivities(db, payments).all(),
+                    ):
+                        saga = Saga(env, env.client, task_queue, db, payments)
+                        handle = await PATHS[name](saga)
+                        history = await handle.fetch_history()
+                (into / f"{name}.json").write_text(history.to_json())
+                print(f"recorded {into.name}/{name}.json ({len(history.events)} events)")
+        finally:
+            await db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="*", help="only these paths (default: all)")
+    parser.add_argument("--force", action="store_true", help="re-record the newest era")
+    args = parser.parse_args()
+    into = HISTORIES / era()
+    if into.exists() and not args.force:
+        parser.exit(
+            2,
+            f"{into} exists: histories of a released era are never re-recorded. Add a patch "
+            "(workflows.booking.PATCHES) for a new era, or --force while developing this one.\n",
+        )
+    names = args.paths or list(PATHS)
+    unknown = sorted(set(names) - set(PATHS))
+    if unknown:
+        parser.exit(2, f"unknown paths: {', '.join(unknown)}; known: {', '.join(PATHS)}\n")
+    into.mkdir(parents=True, exist_ok=True)
+    asyncio.run(record(names, into))
+
+
+if __name__ == "__main__":
+    main()
