@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from functools import lru_cache
 from typing import Literal
 
@@ -12,10 +14,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_WEBHOOK_SECRET = "whsec_dev_only_not_secret"
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-in-production"
 PLACEHOLDER_SECRETS = frozenset({DEV_WEBHOOK_SECRET, DEV_JWT_SECRET, "", "changeme", "change-me"})
+# DEV ONLY: a fixed, public AES-256 key, so `make dev` and the tests encrypt out of the box.
+DEV_PAYLOAD_KEY = b"dev-only-payload-key-not-secret!"
+DEV_PAYLOAD_ENCRYPTION_KEYS = f"dev:{base64.urlsafe_b64encode(DEV_PAYLOAD_KEY).decode()}"
+PAYLOAD_KEY_BYTES = 32
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # Errors must not echo the input: it holds secrets and ends up in logs.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "production"] = "development"
 
@@ -28,6 +35,8 @@ class Settings(BaseSettings):
 
     payment_timeout_seconds: int = Field(default=15 * 60, gt=0)
     approval_timeout_hours: int = Field(default=48, gt=0)
+    # Each move adds to a long-lived workflow's history: moves per booking are capped.
+    max_reschedules: int = Field(default=10, ge=0, le=100)
     payment_gateway: Literal["sandbox", "stripe"] = "sandbox"
     payment_webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
     stripe_api_key: SecretStr | None = None
@@ -36,12 +45,26 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_ttl_minutes: int = Field(default=60, gt=0)
 
+    # The reconciler's schedule, and how long past a deadline before it steps in.
+    reconcile_interval_minutes: int = Field(default=10, gt=0)
+    reconcile_grace_minutes: int = Field(default=10, gt=0)
+
+    # `id1:base64key1,id2:base64key2`: the first key encrypts, every key decrypts.
+    payload_encryption_keys: SecretStr = SecretStr(DEV_PAYLOAD_ENCRYPTION_KEYS)
+    codec_cors_origins: list[str] = ["http://localhost:8233", "http://127.0.0.1:8233"]
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, url: str) -> str:
         if not url.startswith(("sqlite", "postgres")):
             raise ValueError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
         return url
+
+    @field_validator("payload_encryption_keys")
+    @classmethod
+    def _well_formed_payload_keys(cls, keys: SecretStr) -> SecretStr:
+        parse_payload_keys(keys.get_secret_value())
+        return keys
 
     @model_validator(mode="after")
     def _real_secrets_outside_development(self) -> Settings:
@@ -51,9 +74,21 @@ class Settings(BaseSettings):
             secret: SecretStr = getattr(self, name)
             if secret.get_secret_value() in PLACEHOLDER_SECRETS:
                 raise ValueError(f"{name.upper()} must be set to a real secret in production")
+        if DEV_PAYLOAD_KEY in self.payload_keys.values():
+            raise ValueError("PAYLOAD_ENCRYPTION_KEYS must not contain the development key")
+        if self.payment_gateway == "sandbox":
+            raise ValueError(
+                "PAYMENT_GATEWAY=sandbox takes no real money and is for development only; "
+                "set PAYMENT_GATEWAY=stripe in production"
+            )
         if self.payment_gateway == "stripe" and self.stripe_api_key is None:
             raise ValueError("STRIPE_API_KEY is required when PAYMENT_GATEWAY=stripe")
         return self
+
+    @property
+    def payload_keys(self) -> dict[str, bytes]:
+        """Payload keys by id, in order: the first encrypts, all of them decrypt."""
+        return parse_payload_keys(self.payload_encryption_keys.get_secret_value())
 
     @property
     def is_sqlite(self) -> bool:
@@ -68,6 +103,29 @@ class Settings(BaseSettings):
     def sync_database_url(self) -> str:
         """The URL for Alembic, which runs synchronously."""
         return _with_driver(self.database_url, sqlite="pysqlite", postgresql="psycopg")
+
+
+def parse_payload_keys(raw: str) -> dict[str, bytes]:
+    """Parse `id:base64key,...`; messages name the key id, never the key."""
+    keys: dict[str, bytes] = {}
+    for entry in raw.split(","):
+        key_id, sep, encoded = (part.strip() for part in entry.partition(":"))
+        if not (key_id and sep and encoded):
+            raise ValueError("PAYLOAD_ENCRYPTION_KEYS must look like id1:base64key1,id2:base64key2")
+        if key_id in keys:
+            raise ValueError(f"PAYLOAD_ENCRYPTION_KEYS names key id {key_id!r} twice")
+        try:
+            padded = encoded + "=" * (-len(encoded) % 4)
+            key = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+        except binascii.Error:
+            raise ValueError(f"PAYLOAD_ENCRYPTION_KEYS: key {key_id!r} is not base64") from None
+        if len(key) != PAYLOAD_KEY_BYTES:
+            raise ValueError(
+                f"PAYLOAD_ENCRYPTION_KEYS: key {key_id!r} must be {PAYLOAD_KEY_BYTES} bytes "
+                f"(AES-256), not {len(key)}; make one with `openssl rand -base64 32`"
+            )
+        keys[key_id] = key
+    return keys
 
 
 def _with_driver(url: str, *, sqlite: str, postgresql: str) -> str:

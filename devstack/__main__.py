@@ -55,6 +55,7 @@ def main() -> int:
             ui_port=UI_PORT,
             db_file=DATA / "temporal.db",
             log=DATA / "logs" / "temporal.log",
+            codec_endpoint=f"http://localhost:{API_PORT}/codec",
         )
     ]
     stopping = False

@@ -97,10 +97,14 @@ def temporal_dev_server(
     ui_port: int | None,
     db_file: Path | None,
     log: Path | None = None,
+    codec_endpoint: str | None = None,
 ) -> ManagedProcess:
+    """The dev server; with a UI port, its Web UI decodes payloads through `codec_endpoint`."""
     args = [temporal_cli(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port)]
     args += ["--log-level", "warn", "--ui-disable-news-fetch", *search_attributes.cli_flags()]
     args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
+    if ui_port and codec_endpoint:
+        args += ["--ui-codec-endpoint", codec_endpoint]
     if db_file is not None:
         args += ["--db-filename", str(db_file)]
     return ManagedProcess("temporal", args, {}, log)

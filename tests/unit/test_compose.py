@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,7 @@ def test_app_services_configure_exactly_what_settings_reads(
         "PAYMENT_WEBHOOK_SECRET": "whsec_real_production_secret",
         "STRIPE_API_KEY": "sk_live_real",
         "JWT_SECRET": "a-long-random-production-jwt-secret",
+        "PAYLOAD_ENCRYPTION_KEYS": "2026:" + base64.b64encode(b"p" * 32).decode(),
     }
     values = {key: _interpolate(str(value), secrets) for key, value in environment.items()}
     settings = Settings(_env_file=None, **{k.lower(): v for k, v in values.items()})  # type: ignore[arg-type]

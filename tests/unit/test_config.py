@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+
 import pytest
 from pydantic import ValidationError
 
@@ -58,13 +60,24 @@ def test_production_refuses_placeholder_secrets(secrets: dict[str, str]) -> None
         _settings(environment="production", **secrets)
 
 
+REAL = {
+    "payment_webhook_secret": "whsec_real",
+    "jwt_secret": "real-secret-value-xyz",
+    "payment_gateway": "stripe",
+    "stripe_api_key": "sk_live_real",
+    "payload_encryption_keys": "k1:" + base64.b64encode(b"k" * 32).decode(),
+}
+
+
 def test_production_with_real_secrets_is_accepted() -> None:
-    settings = _settings(
-        environment="production",
-        payment_webhook_secret="whsec_real",
-        jwt_secret="real-secret-value-xyz",
-    )
+    settings = _settings(environment="production", **REAL)
     assert settings.environment == "production"
+
+
+def test_production_refuses_the_sandbox_gateway() -> None:
+    """The sandbox takes no money and its checkout pays by curl: never outside development."""
+    with pytest.raises(ValidationError, match="PAYMENT_GATEWAY=sandbox"):
+        _settings(environment="production", **{**REAL, "payment_gateway": "sandbox"})
 
 
 def test_an_unknown_database_is_refused() -> None:
