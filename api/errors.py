@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
+
+from workflows.client import BookingEngineUnavailable, BookingPending, BookingRefused
 
 log = logging.getLogger("booking.api")
 
@@ -26,6 +31,88 @@ class APIError(Exception):
 
 def not_found(what: str) -> APIError:
     return APIError(404, f"{what}_not_found", f"no {what.replace('_', ' ')} with that id")
+
+
+RETRY_AFTER_SECONDS = 5
+_RETRY = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+DATABASE_UNAVAILABLE = APIError(
+    503, "database_unavailable", "the database cannot be reached; try again shortly", _RETRY
+)
+BOOKING_ENGINE_UNAVAILABLE = APIError(
+    503,
+    "booking_engine_unavailable",
+    "the booking engine (Temporal) cannot be reached; try again shortly",
+    _RETRY,
+)
+
+
+def _always(_: Any) -> bool:
+    return True
+
+
+def _disconnected(err: sa_exc.DBAPIError) -> bool:
+    return err.connection_invalidated
+
+
+def _temporal_down(err: RPCError) -> bool:
+    return err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+
+
+def _lazy_connect_failed(err: RuntimeError) -> bool:
+    # What a lazily connected temporalio Client raises when its first connection fails.
+    return str(err).startswith("Failed client connect")
+
+
+# A dependency's failure -> the 503 it answers; the first row whose type and test match wins.
+# Anything else of these types is a bug and answers 500.
+DEPENDENCY_FAILURES: tuple[tuple[type[Exception], Callable[[Any], bool], APIError], ...] = (
+    (sa_exc.OperationalError, _always, DATABASE_UNAVAILABLE),
+    (sa_exc.InterfaceError, _always, DATABASE_UNAVAILABLE),
+    (sa_exc.DBAPIError, _disconnected, DATABASE_UNAVAILABLE),
+    (sa_exc.TimeoutError, _always, DATABASE_UNAVAILABLE),  # pool checkout
+    (OSError, _always, DATABASE_UNAVAILABLE),  # TimeoutError, ConnectionRefusedError, ...
+    (RPCError, _temporal_down, BOOKING_ENGINE_UNAVAILABLE),
+    (RuntimeError, _lazy_connect_failed, BOOKING_ENGINE_UNAVAILABLE),
+)
+
+
+def dependency_failure(exc: BaseException) -> APIError | None:
+    """The 503 for a database or Temporal that cannot be reached; None for anything else."""
+    for kind, matches, error in DEPENDENCY_FAILURES:
+        if isinstance(exc, kind) and matches(exc):
+            return error
+    return None
+
+
+# The BookingClient's errors (workflows/client.py) -> HTTP. A refusal's status by its code: a
+# conflict with the booking's state is 409, a scheduling rule broken 422.
+CONFLICTS = frozenset(
+    {
+        "slot_unavailable",
+        "not_cancellable",
+        "not_reschedulable",
+        "not_awaiting_approval",
+        "reschedule_limit_reached",
+    }
+)
+BOOKING_PENDING = APIError(
+    503,
+    "booking_pending",
+    "the booking engine did not answer in time; send the request again, with the same "
+    "Idempotency-Key if it had one, to get the booking if it was made",
+    {"Retry-After": "2"},
+)
+
+
+def booking_client_error(exc: Exception) -> APIError:
+    if isinstance(exc, BookingRefused):
+        return APIError(409 if exc.code in CONFLICTS else 422, exc.code, exc.message)
+    if isinstance(exc, BookingPending):
+        return BOOKING_PENDING
+    return APIError(
+        503, BOOKING_ENGINE_UNAVAILABLE.code, str(exc) or BOOKING_ENGINE_UNAVAILABLE.detail, _RETRY
+    )
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -59,9 +146,30 @@ def install_error_handlers(app: FastAPI) -> None:
             {"code": code, "detail": str(exc.detail)}, exc.status_code, headers=exc.headers
         )
 
+    async def _dependency_down(request: Request, exc: Exception) -> JSONResponse:
+        error = dependency_failure(exc)
+        if error is None:
+            return _internal_error(exc)
+        log.warning("%s %s: %s: %s", request.method, request.url.path, error.code, exc)
+        return await _api_error(request, error)
+
+    async def _booking_client_error(request: Request, exc: Exception) -> JSONResponse:
+        return await _api_error(request, booking_client_error(exc))
+
+    for booking_error in (BookingRefused, BookingPending, BookingEngineUnavailable):
+        app.add_exception_handler(booking_error, _booking_client_error)
+
+    # Handled here, inside the app, so they never reach the catch-all below (which answers
+    # and then re-raises to the server).
+    for kind in dict.fromkeys(kind for kind, _, _ in DEPENDENCY_FAILURES):
+        app.add_exception_handler(kind, _dependency_down)
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return JSONResponse(
-            {"code": "internal_error", "detail": "something went wrong on our side"}, 500
-        )
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    body = {"code": "internal_error", "detail": "something went wrong on our side"}
+    return JSONResponse(body, 500)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import CurrentUser, DatabaseDep, SettingsDep
@@ -39,12 +39,35 @@ async def register(body: UserCreate, db: DatabaseDep) -> UserPublic:
     return UserPublic(**_fields(account))
 
 
-@router.post("/login", responses={401: {"description": "wrong email or password"}})
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def _form_body(request: Request) -> None:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in FORM_TYPES:
+        raise APIError(
+            422,
+            "form_expected",
+            "send the OAuth2 password form: Content-Type application/x-www-form-urlencoded "
+            "with the fields username (your email) and password, e.g. "
+            "curl $API/auth/login -d username=EMAIL -d password=PASSWORD",
+        )
+
+
+@router.post(
+    "/login",
+    dependencies=[Depends(_form_body)],
+    responses={
+        401: {"description": "wrong email or password"},
+        422: {"description": "not a form (form_expected), or a field missing"},
+    },
+)
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DatabaseDep, settings: SettingsDep
 ) -> Token:
     """Exchange email (as `username`) and password for a bearer token."""
-    found = await password_hash_of(db, form.username)
+    # No account has a NUL in its email, and PostgreSQL refuses NUL in text parameters.
+    found = None if "\x00" in form.username else await password_hash_of(db, form.username)
     password_ok = verify_password(found[1] if found else _DUMMY_HASH, form.password)
     if found is None or not password_ok:
         raise APIError(401, "invalid_credentials", "wrong email or password")

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from api.deps import DatabaseDep, TemporalDep
+from api.errors import RETRY_AFTER_SECONDS
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_SECONDS = 3
@@ -32,5 +33,8 @@ async def ready(db: DatabaseDep, temporal: TemporalDep) -> JSONResponse:
             await temporal.service_client.check_health()
     except Exception as err:
         checks["temporal"] = f"unreachable: {type(err).__name__}"
-    ok = all(value == "ok" for value in checks.values())
-    return JSONResponse({"status": "ready" if ok else "not_ready", **checks}, 200 if ok else 503)
+    if all(value == "ok" for value in checks.values()):
+        return JSONResponse({"status": "ready", **checks})
+    return JSONResponse(
+        {"status": "not_ready", **checks}, 503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+    )

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Response
 from api.deps import CurrentProvider, DatabaseDep
 from api.errors import APIError, not_found
 from api.schemas.providers import (
+    CalendarDay,
     HolidayCreate,
     HolidayPublic,
     Interval,
@@ -98,17 +99,18 @@ async def my_working_hours(provider: CurrentProvider, db: DatabaseDep) -> Weekly
 async def set_working_hours(
     body: WeeklyHours, provider: CurrentProvider, db: DatabaseDep
 ) -> WeeklyHours:
-    """Replace my weekly hours; several intervals a day make breaks."""
-    await providers.replace_weekly_hours(db, _provider_id(provider), body.rows())
-    return body
+    """Replace my whole week: a weekday left out is closed. Answers the week as stored."""
+    provider_id = _provider_id(provider)
+    await providers.replace_weekly_hours(db, provider_id, body.rows())
+    return WeeklyHours.from_rows(await providers.weekly_hours(db, provider_id))
 
 
 @router.get("/overrides")
 async def my_overrides(
     provider: CurrentProvider,
     db: DatabaseDep,
-    first: Annotated[date, Query(alias="from")],
-    last: Annotated[date, Query(alias="to")],
+    first: Annotated[CalendarDay, Query(alias="from")],
+    last: Annotated[CalendarDay, Query(alias="to")],
 ) -> list[OverridePublic]:
     """Dates with other hours than their weekday's (closed dates included)."""
     if last < first:
@@ -128,7 +130,7 @@ async def my_overrides(
 
 @router.put("/overrides/{day}")
 async def set_override(
-    day: date, body: OverrideBody, provider: CurrentProvider, db: DatabaseDep
+    day: CalendarDay, body: OverrideBody, provider: CurrentProvider, db: DatabaseDep
 ) -> OverridePublic:
     """Give one date other hours than its weekday's; no intervals closes it."""
     hours = [(interval.start, interval.end) for interval in body.intervals]

@@ -12,7 +12,9 @@ from api.deps import DatabaseDep
 from api.errors import APIError, not_found
 from api.schemas.common import Page
 from api.schemas.providers import (
+    NO_NUL,
     Availability,
+    CalendarDay,
     ProviderMatch,
     ProviderPublic,
     ServiceMatch,
@@ -27,6 +29,8 @@ router = APIRouter(prefix="/providers", tags=["providers"])
 
 MAX_RANGE_DAYS = 90
 DEFAULT_RANGE_DAYS = 7
+# Far past any real list; a Python slice would take any int, the bound keeps the contract.
+MAX_OFFSET = 10_000_000
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -40,14 +44,15 @@ def _zone(name: str) -> ZoneInfo:
 async def search_providers(
     db: DatabaseDep,
     service: Annotated[
-        str | None, Query(max_length=100, description="part of a service name")
+        str | None, Query(max_length=100, pattern=NO_NUL, description="part of a service name")
     ] = None,
     day: Annotated[
-        date | None, Query(alias="date", description="only providers with free time this day")
+        CalendarDay | None,
+        Query(alias="date", description="only providers with free time this day"),
     ] = None,
     tz: Annotated[str, Query(description="IANA zone of `date` and of the times shown")] = "UTC",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[ProviderMatch]:
     """Providers offering a service, optionally only those with free time on a date."""
     zone = _zone(tz)
@@ -99,10 +104,11 @@ async def availability(
     service_id: UUID,
     db: DatabaseDep,
     first: Annotated[
-        date | None, Query(alias="from", description="first local date; default today")
+        CalendarDay | None, Query(alias="from", description="first local date; default today")
     ] = None,
     last: Annotated[
-        date | None, Query(alias="to", description="last local date, inclusive; default a week")
+        CalendarDay | None,
+        Query(alias="to", description="last local date, inclusive; default a week"),
     ] = None,
     tz: Annotated[
         str | None, Query(description="IANA zone of the dates and times; default the provider's")

@@ -3,16 +3,41 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Any, Self
+from typing import Annotated, Any, Self
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from api.schemas.common import Clock, EndClock, Strict, zone_name
 from contract.messages import Money
 from db.models import ProviderProfile, Service
 from domain.availability import Schedule, Slot, WorkingInterval
+
+# Dates a calendar is asked about: wide, yet far enough from date.min/max that a day's bounds
+# in any zone, and a week or a horizon after it, still exist.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9000, 12, 31)
+# PostgreSQL text cannot hold NUL: refuse it as a validation error, not a database error.
+NO_NUL = r"^[^\x00]*$"
+
+
+def _in_calendar(day: date) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"a date from {FIRST_DAY} to {LAST_DAY}")
+    return day
+
+
+CalendarDay = Annotated[date, AfterValidator(_in_calendar)]
+
+# Stripe's largest charge; also keeps an amount inside the database's 64-bit integer.
+MAX_PRICE_AMOUNT = 99_999_999
+
+
+def _priceable(price: Money | None) -> Money | None:
+    if price is not None and price.amount > MAX_PRICE_AMOUNT:
+        raise ValueError(f"amount: at most {MAX_PRICE_AMOUNT} minor units")
+    return price
+
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -88,8 +113,8 @@ class OverridePublic(BaseModel):
 
 
 class HolidayCreate(Strict):
-    day: date
-    name: str = Field(min_length=1, max_length=200)
+    day: CalendarDay
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
 
 
 class HolidayPublic(BaseModel):
@@ -98,7 +123,7 @@ class HolidayPublic(BaseModel):
 
 
 class _ServiceFields(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
     duration_minutes: int = Field(gt=0, le=24 * 60)
     price: Money = Field(description="minor units (cents) and an ISO 4217 code")
     buffer_before_minutes: int = Field(default=0, ge=0, le=24 * 60)
@@ -109,6 +134,8 @@ class _ServiceFields(Strict):
     min_notice_minutes: int = Field(default=0, ge=0, le=60 * 24 * 60)
     horizon_days: int = Field(default=90, ge=1, le=730)
     max_per_day: int | None = Field(default=None, ge=1, le=1000)
+
+    _priceable = field_validator("price")(_priceable)
 
 
 def _columns(fields: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +156,7 @@ class ServiceCreate(_ServiceFields):
 class ServiceUpdate(Strict):
     """Only the fields sent change."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NO_NUL)
     duration_minutes: int | None = Field(default=None, gt=0, le=24 * 60)
     price: Money | None = None
     buffer_before_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
@@ -139,6 +166,8 @@ class ServiceUpdate(Strict):
     horizon_days: int | None = Field(default=None, ge=1, le=730)
     max_per_day: int | None = Field(default=None, ge=1, le=1000)
     active: bool | None = None
+
+    _priceable = field_validator("price")(_priceable)
 
     @model_validator(mode="after")
     def _required_stay_set(self) -> Self:
@@ -202,7 +231,7 @@ class ProviderPublic(BaseModel):
 
 
 class ProfileUpdate(Strict):
-    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    display_name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NO_NUL)
     timezone: str | None = Field(default=None, description="IANA zone of the working hours")
     auto_confirm: bool | None = None
 
