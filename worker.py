@@ -13,10 +13,14 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from activities.booking import BookingActivities
 from activities.payments import gateway_from_settings
 from activities.payments.port import PaymentGateway
+from activities.reconcile import ReconcileActivities
 from config import Settings, get_settings
 from db.engine import Database
 from workflows.booking import BookingWorkflow
 from workflows.client import connect
+from workflows.late_payment import LatePaymentRefund
+from workflows.reconciler import ReconcilerWorkflow
+from workflows.schedules import ensure_reconciler_schedule
 
 log = logging.getLogger("booking.worker")
 
@@ -25,11 +29,12 @@ def build_worker(
     client: Client, settings: Settings, db: Database, payments: PaymentGateway
 ) -> Worker:
     activities = BookingActivities(db, payments)
+    reconcile = ReconcileActivities(db, client, payments)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[BookingWorkflow],
-        activities=activities.all(),
+        workflows=[BookingWorkflow, LatePaymentRefund, ReconcilerWorkflow],
+        activities=[*activities.all(), *reconcile.all()],
         # The sandbox re-imports the workflow module and the SDK's workflow runtime for every
         # booking it starts or replays: about a third of this worker's CPU per booking (see
         # README, Performance). Its job is to catch non-deterministic workflow code, and that
@@ -43,6 +48,7 @@ async def run(settings: Settings) -> None:
     client = await connect(settings)
     payments = gateway_from_settings(settings, db)
     worker = build_worker(client, settings, db, payments)
+    await ensure_reconciler_schedule(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
