@@ -7,17 +7,25 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import DataError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.payments.port import PaymentGateway
-from contract.errors import HOLD_LOST, NOT_RESCHEDULABLE, SLOT_NOT_BOOKABLE, SLOT_UNAVAILABLE
+from contract.errors import (
+    DATA_REJECTED,
+    HOLD_LOST,
+    NOT_RESCHEDULABLE,
+    SLOT_NOT_BOOKABLE,
+    SLOT_UNAVAILABLE,
+)
 from contract.messages import (
     ApprovalWait,
     BookingRef,
     ConfirmRequest,
     Hold,
     HoldRequest,
+    IntentRef,
     Moved,
     MoveRequest,
     PaymentIntent,
@@ -58,7 +66,8 @@ class BookingActivities:
 
     @activity.defn
     async def release_slot(self, request: ReleaseRequest) -> bool:
-        return await bookings.release_slot(self._db, request, now=self._clock())
+        with _data_refusals():
+            return await bookings.release_slot(self._db, request, now=self._clock())
 
     @activity.defn
     async def await_approval(self, request: ApprovalWait) -> None:
@@ -78,8 +87,14 @@ class BookingActivities:
     @activity.defn
     async def void_payment(self, request: VoidPaymentRequest) -> PaymentVoid:
         void = await self._payments.cancel_or_refund(request.intent_id, request.idempotency_key)
-        await bookings.record_payment_void(self._db, void, now=self._clock())
+        with _data_refusals():
+            await bookings.record_payment_void(self._db, void, now=self._clock())
         return void
+
+    @activity.defn
+    async def payment_status(self, request: IntentRef) -> PaymentIntent:
+        """The gateway's own view of the intent, asked at the payment deadline."""
+        return await self._payments.retrieve_intent(request.intent_id)
 
     @activity.defn
     async def confirm_booking(self, request: ConfirmRequest) -> None:
@@ -102,6 +117,7 @@ class BookingActivities:
             self.await_approval,
             self.create_payment_intent,
             self.void_payment,
+            self.payment_status,
             self.confirm_booking,
             self.complete_booking,
         ]
@@ -116,6 +132,18 @@ def _slot_refusals() -> Iterator[None]:
         raise _refused(err.detail, err.code, SLOT_UNAVAILABLE) from err
     except SlotNotBookable as err:
         raise _refused(err.detail, err.code, SLOT_NOT_BOOKABLE) from err
+
+
+@contextmanager
+def _data_refusals() -> Iterator[None]:
+    """The database refusing a value (too long, out of range) will refuse every retry too:
+    fail for good, so the undo surfaces as CompensationIncomplete instead of retrying forever."""
+    try:
+        yield
+    except DataError as err:
+        raise ApplicationError(
+            f"the database refused the data: {err.orig}", type=DATA_REJECTED, non_retryable=True
+        ) from err
 
 
 def _hold_lost(err: bookings.HoldLost) -> ApplicationError:

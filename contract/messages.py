@@ -32,6 +32,8 @@ class BookingInput(Model):
     # From settings at request time: the workflow itself must not read configuration.
     payment_timeout: timedelta = timedelta(minutes=15)
     approval_timeout: timedelta = timedelta(hours=48)
+    # Each move adds to the history of a workflow that may live for months: it is capped.
+    max_reschedules: int = 10
 
 
 class BookingRef(Model):
@@ -63,7 +65,10 @@ class Hold(Model):
 class ReleaseRequest(Model):
     booking_id: UUID
     status: BookingStatus
+    # The system's account of why the booking ended.
     reason: str
+    # The canceller's own words, kept apart from the system's reason.
+    note: str | None = None
 
 
 class PaymentIntentRequest(Model):
@@ -107,6 +112,10 @@ class PaymentEvent(Model):
     amount: int
     currency: str
     failure_message: str | None = None
+
+
+class IntentRef(Model):
+    intent_id: str
 
 
 class ApprovalWait(Model):
@@ -166,6 +175,13 @@ class BookingState(Model):
     hold_expires_at: datetime | None = None
     payment: PaymentIntent | None = None
     reason: str | None = None
+    # The zone the booking was made in: answers show its times there unless asked otherwise.
+    timezone: str | None = None
+    # The last declined attempt while the booking still waits for a payment that succeeds.
+    payment_failure: str | None = None
+    # The canceller's own words.
+    note: str | None = None
+    reschedules: int = 0
 
 
 class BookingOutcome(Model):

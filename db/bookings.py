@@ -320,6 +320,8 @@ async def move_booking(db: Database, request: MoveRequest, *, now: datetime) -> 
         if facts.held_status != BookingStatus.CONFIRMED:
             raise NotMovable(facts.held_status or "missing")
         assert facts.held_start and facts.held_end
+        if now >= facts.held_start:
+            raise NotMovable("started")
         if facts.held_start == request.start:
             return Moved(start=facts.held_start, end=facts.held_end)
         slot, span = await _bookable(
@@ -365,6 +367,7 @@ async def release_slot(db: Database, request: ReleaseRequest, *, now: datetime) 
             .values(
                 status=request.status,
                 cancel_reason=request.reason,
+                cancel_note=request.note,
                 hold_expires_at=None,
                 updated_at=now,
             )
@@ -549,6 +552,8 @@ def _state(appointment: Appointment, payment: PaymentTransaction | None) -> Book
             gateway=payment.gateway,
         ),
         reason=appointment.cancel_reason,
+        timezone=appointment.customer_timezone,
+        note=appointment.cancel_note,
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     Time,
     UniqueConstraint,
     Uuid,
@@ -119,7 +120,11 @@ class Appointment(Base):
     price_amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     customer_timezone: Mapped[str | None] = mapped_column(String(64))
-    cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    # Why the booking ended, in the system's words; the canceller's own words are the note.
+    # TEXT; SQLite keeps the column migration 0001 made (it enforces no length, and cannot
+    # change a column's type in place).
+    cancel_reason: Mapped[str | None] = mapped_column(Text().with_variant(String(500), "sqlite"))
+    cancel_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -154,6 +159,22 @@ class PaymentTransaction(Base):
     refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PaymentEvent(Base):
+    """A gateway's webhook event, once per event id (migration 0004)."""
+
+    __tablename__ = "payment_events"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    intent_id: Mapped[str | None] = mapped_column(String(255))
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (Index("ix_payment_events_intent", "intent_id"),)
 
 
 class Notification(Base):
@@ -246,6 +267,7 @@ __all__ = [
     "ExternalBusyBlock",
     "Holiday",
     "Notification",
+    "PaymentEvent",
     "PaymentTransaction",
     "ProviderProfile",
     "SandboxPaymentIntent",

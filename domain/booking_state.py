@@ -19,9 +19,15 @@ class BookingStatus(StrEnum):
     EXPIRED = "expired"
     PAYMENT_FAILED = "payment_failed"
     DECLINED = "declined"
+    # Shown, never stored: the workflow has the cancellation and is undoing the booking.
+    CANCELLING = "cancelling"
 
 
-STORED_STATUSES = frozenset(BookingStatus) - {BookingStatus.REQUESTED, BookingStatus.REJECTED}
+STORED_STATUSES = frozenset(BookingStatus) - {
+    BookingStatus.REQUESTED,
+    BookingStatus.REJECTED,
+    BookingStatus.CANCELLING,
+}
 
 # Statuses whose appointment occupies its slot: the database refuses overlaps among these.
 ACTIVE_STATUSES = frozenset(
@@ -44,12 +50,14 @@ TERMINAL_STATUSES = frozenset(
 )
 
 _TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
+    # A hold's outcome; or the workflow cancelled or failing before the hold answered.
     BookingStatus.REQUESTED: frozenset(
         {
             BookingStatus.REJECTED,
             BookingStatus.AWAITING_PAYMENT,
             BookingStatus.AWAITING_APPROVAL,
             BookingStatus.CONFIRMED,
+            BookingStatus.CANCELLED,
         }
     ),
     BookingStatus.AWAITING_PAYMENT: frozenset(
@@ -76,5 +84,6 @@ _TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
 
 
 def can_move(current: BookingStatus, target: BookingStatus) -> bool:
-    """Whether a booking in `current` may move to `target`."""
+    """Whether a booking in `current` may move to `target` (the workflow's `_set_status`
+    enforces these)."""
     return target in _TRANSITIONS.get(current, frozenset())

@@ -27,6 +27,7 @@ from devstack.binaries import temporal_test_server
 from workflows import search_attributes
 from workflows.booking import BookingWorkflow
 from workflows.codec import data_converter
+from workflows.late_payment import LatePaymentRefund
 
 
 async def register_search_attributes(client: Client) -> None:
@@ -72,7 +73,7 @@ async def saga(
     worker = Worker(
         time_skipping_env.client,
         task_queue=task_queue,
-        workflows=[BookingWorkflow],
+        workflows=[BookingWorkflow, LatePaymentRefund],
         activities=BookingActivities(db, payments).all(),
     )
     async with worker:

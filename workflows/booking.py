@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         NOT_AWAITING_APPROVAL,
         NOT_CANCELLABLE,
         NOT_RESCHEDULABLE,
+        RESCHEDULE_LIMIT_REACHED,
         SLOT_NOT_BOOKABLE,
         SLOT_UNAVAILABLE,
     )
@@ -39,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         Decision,
         Hold,
         HoldRequest,
+        IntentRef,
         MoveRequest,
         PaymentEvent,
         PaymentIntent,
@@ -47,9 +49,20 @@ with workflow.unsafe.imports_passed_through():
         RescheduleRequest,
         VoidPaymentRequest,
     )
-    from domain.booking_state import ACTIVE_STATUSES, TERMINAL_STATUSES, BookingStatus
-    from domain.cancellation import refund_on_cancel
+    from domain.booking_state import (
+        ACTIVE_STATUSES,
+        STORED_STATUSES,
+        TERMINAL_STATUSES,
+        BookingStatus,
+        can_move,
+    )
+    from domain.cancellation import (
+        refund_deadline,
+        refund_deadline_after_move,
+        refund_on_cancel,
+    )
     from workflows import search_attributes
+    from workflows.failures import StepFailure, application_failure, refusal
 
 # The steps a customer waits for (hold, payment intent, approval wait, confirmation) are short
 # and run as local activities, in the workflow task itself: no round trip through the server's
@@ -78,7 +91,26 @@ Undo = Callable[[], Awaitable[None]]
 # Every change to the command sequence, oldest first, each guarded by `workflow.patched(id)` so
 # bookings that started before it replay as they ran (README: Changing the workflow). The newest
 # names the era of histories that tests/workflows/record_histories.py records.
-PATCHES: tuple[str, ...] = ()
+# A failed card keeps the booking waiting; at the deadline the gateway is asked before expiring.
+PAYMENT_RETRIES = "payment-retries-and-deadline-check"
+# A hold whose answer was lost is released by the booking id.
+RELEASE_UNANSWERED_HOLD = "release-unanswered-hold"
+# A customer's move inside the no-refund window keeps the deadline that has passed.
+REFUND_DEADLINE = "refund-deadline-survives-moves"
+# The end timer that fires while a move is still running waits for the move.
+END_WAITS_FOR_MOVE = "end-waits-for-move"
+# A booking that fails waits for its in-flight update handlers first.
+HANDLERS_BEFORE_FAILURE = "handlers-before-failure"
+PATCHES: tuple[str, ...] = (
+    PAYMENT_RETRIES,
+    RELEASE_UNANSWERED_HOLD,
+    REFUND_DEADLINE,
+    END_WAITS_FOR_MOVE,
+    HANDLERS_BEFORE_FAILURE,
+)
+# The gateway's answer at the deadline: bounded, the slot's hold has lapsed meanwhile.
+GATEWAY_CHECK_DEADLINE = timedelta(minutes=5)
+HOLD_FAILED = "HoldFailed"
 
 
 class BookingEnded(Exception):
@@ -107,10 +139,16 @@ class BookingWorkflow:
         self._ending = BookingStatus.CANCELLED
         self._answered = False
         self._moving = False
+        self._hold_unanswered = False
+        self._payment_failure: str | None = None
+        self._refund_until: datetime | None = None
+        self._moves = 0
+        self._ended = False
 
     @workflow.run
     async def run(self, booking: BookingInput) -> BookingOutcome:
         undo: list[Undo] = []
+        failure: BaseException | None = None
         try:
             await self._hold_slot(undo)
             if self._hold is not None:
@@ -118,16 +156,21 @@ class BookingWorkflow:
                 await self._await_approval()
                 await self._confirm()
                 await self._attend()
+            elif self._hold_unanswered:
+                raise BookingEnded(BookingStatus.REJECTED, self._reason or "not held")
         except BookingEnded as ended:
-            await self._compensate(undo, ended.status, ended.reason)
+            failure = await self._compensate(undo, ended.status, ended.reason)
         except (Exception, asyncio.CancelledError) as err:
             # Cancellation and failures alike: undo, then let it surface. Not BaseException:
             # the SDK closes an evicted workflow's coroutine with GeneratorExit, which must pass.
             reason = "cancelled" if isinstance(err, asyncio.CancelledError) else f"failed: {err}"
-            await self._compensate(undo, BookingStatus.CANCELLED, reason)
-            raise
+            failure = await self._compensate(undo, BookingStatus.CANCELLED, reason) or err
         finally:
             self._answered = True
+        if failure is not None:
+            if not workflow.all_handlers_finished() and workflow.patched(HANDLERS_BEFORE_FAILURE):
+                await workflow.wait_condition(workflow.all_handlers_finished)
+            raise failure
         await workflow.wait_condition(workflow.all_handlers_finished)
         return BookingOutcome(
             booking_id=booking.booking_id, status=self._status, reason=self._reason
@@ -150,6 +193,18 @@ class BookingWorkflow:
         The sandbox checkout asks it after delivering the webhook, instead of polling queries.
         """
         await workflow.wait_condition(lambda: self._status != BookingStatus.AWAITING_PAYMENT)
+        return self.state()
+
+    @workflow.update
+    async def wait_until_seen(self, event: PaymentEvent) -> BookingState:
+        """The booking once it has acted on this payment event (a declined card keeps it
+        waiting for another attempt; a paid one moves it on)."""
+
+        def seen() -> bool:
+            known = any(e.event_id == event.event_id for e in self._payment_events)
+            return self._status != BookingStatus.AWAITING_PAYMENT or (known and not event.succeeded)
+
+        await workflow.wait_condition(seen)
         return self.state()
 
     @workflow.update
@@ -191,7 +246,7 @@ class BookingWorkflow:
             )
         except (ActivityError, ApplicationError, StepTimedOut) as err:
             # An update fails with an ApplicationError; anything else would fail the task.
-            raise _refusal(
+            raise refusal(
                 err,
                 (SLOT_UNAVAILABLE, SLOT_NOT_BOOKABLE, NOT_RESCHEDULABLE),
                 "the booking could not be moved right now; try again",
@@ -201,6 +256,14 @@ class BookingWorkflow:
             self._moving = False
         assert self._hold is not None
         self._hold = self._hold.model_copy(update={"start": moved.start, "end": moved.end})
+        self._moves += 1
+        if self._refund_until is not None:
+            self._refund_until = refund_deadline_after_move(
+                refund_until=self._refund_until,
+                new_start=moved.start,
+                moved_by=request.requested_by,
+                now=workflow.now(),
+            )
         workflow.upsert_search_attributes(
             [search_attributes.APPOINTMENT_START.value_set(moved.start)]
         )
@@ -218,6 +281,18 @@ class BookingWorkflow:
             raise ApplicationError(
                 "the booking is being moved already; try again in a moment",
                 type=NOT_RESCHEDULABLE,
+            )
+        assert self._hold is not None
+        if self._ended or workflow.now() >= self._hold.start:
+            raise ApplicationError(
+                "the appointment has started; it can no longer be moved",
+                type=NOT_RESCHEDULABLE,
+            )
+        if self._moves >= self._booking.max_reschedules:
+            raise ApplicationError(
+                f"this booking has been moved {self._moves} times, the most allowed; cancel it "
+                "and book again instead",
+                type=RESCHEDULE_LIMIT_REACHED,
             )
 
     @workflow.update
@@ -252,18 +327,28 @@ class BookingWorkflow:
 
     @workflow.signal
     def payment_succeeded(self, event: PaymentEvent) -> None:
-        self._payment_events.append(event)
+        self._record_payment_event(event)
 
     @workflow.signal
     def payment_failed(self, event: PaymentEvent) -> None:
+        self._record_payment_event(event)
+
+    def _record_payment_event(self, event: PaymentEvent) -> None:
+        """Once per event id: a gateway delivers at least once."""
+        if any(e.event_id == event.event_id for e in self._payment_events):
+            return
         self._payment_events.append(event)
+        intent = self._payment
+        if not event.succeeded and intent is not None and event.intent_id == intent.id:
+            self._payment_failure = event.failure_message or "declined"
 
     @workflow.query
     def state(self) -> BookingState:
         hold = self._hold
+        cancelling = self._cancel is not None and self._status not in TERMINAL_STATUSES
         return BookingState(
             booking_id=self._booking.booking_id,
-            status=self._status,
+            status=BookingStatus.CANCELLING if cancelling else self._status,
             provider_id=self._booking.provider_id,
             service_id=self._booking.service_id,
             customer_id=self._booking.customer_id,
@@ -273,7 +358,18 @@ class BookingWorkflow:
             hold_expires_at=hold.hold_expires_at if hold else None,
             payment=self._payment,
             reason=self._reason,
+            timezone=self._booking.customer_timezone,
+            payment_failure=self._payment_failure
+            if self._status == BookingStatus.AWAITING_PAYMENT
+            else None,
+            note=self._cancel.reason or None if self._cancel else None,
+            reschedules=self._moves,
         )
+
+    @workflow.query
+    def payment_events(self) -> list[PaymentEvent]:
+        """The payment events the booking has taken, once each."""
+        return list(self._payment_events)
 
     # ------------------------------------------------------------------ steps
 
@@ -298,19 +394,25 @@ class BookingWorkflow:
                 retry_policy=HOLD_RETRY,
             )
         except (ActivityError, ApplicationError, StepTimedOut) as err:
-            self._refuse(err)
+            refused = self._refuse(err)
+            # Not a refusal: the hold's transaction may have committed and only its answer been
+            # lost. The caller is answered now; the undo releases it by the booking id.
+            if refused.type == HOLD_FAILED and workflow.patched(RELEASE_UNANSWERED_HOLD):
+                self._hold_unanswered = True
+                self._answered = True
             return
         self._set_status(self._hold.status)
 
-    def _refuse(self, err: ActivityError | ApplicationError | StepTimedOut) -> None:
-        self._refusal = _refusal(
+    def _refuse(self, err: StepFailure) -> ApplicationError:
+        self._refusal = refused = refusal(
             err,
             (SLOT_UNAVAILABLE, SLOT_NOT_BOOKABLE),
             "the slot could not be held right now; try again",
-            "HoldFailed",
+            HOLD_FAILED,
         )
-        self._reason = self._refusal.message
+        self._reason = refused.message
         self._set_status(BookingStatus.REJECTED)
+        return refused
 
     async def _collect_payment(self, undo: list[Undo]) -> None:
         hold = self._hold
@@ -332,6 +434,63 @@ class BookingWorkflow:
             retry_policy=DURABLE_RETRY,
         )
         self._answered = True
+        if workflow.patched(PAYMENT_RETRIES):
+            await self._await_successful_payment(hold, self._payment)
+        else:
+            await self._await_first_payment_event(hold, self._payment)
+
+    async def _await_successful_payment(self, hold: Hold, intent: PaymentIntent) -> None:
+        """Wait until the payment succeeds: a declined attempt keeps the booking waiting (the
+        customer may try again on the same intent) until the deadline, when the gateway is asked
+        before the booking expires, so a payment whose webhook is late still confirms."""
+        assert hold.hold_expires_at is not None
+        try:
+            await workflow.wait_condition(
+                lambda: self._paid_event() is not None or self._cancel is not None,
+                timeout=max(hold.hold_expires_at - workflow.now(), timedelta(0)),
+                timeout_summary="payment deadline",
+            )
+        except TimeoutError:
+            intent = await self._intent_at_deadline(intent)
+            if intent.status != "succeeded":
+                raise BookingEnded(
+                    BookingStatus.EXPIRED, "payment was not received before the hold expired"
+                ) from None
+            paid = (intent.amount, intent.currency)
+        else:
+            self._stop_if_cancelled()
+            event = self._paid_event()
+            assert event is not None
+            paid = (event.amount, event.currency)
+        if paid != (hold.price.amount, hold.price.currency):
+            raise BookingEnded(BookingStatus.PAYMENT_FAILED, "paid amount does not match the price")
+        self._payment = intent.model_copy(update={"status": "succeeded"})
+
+    async def _intent_at_deadline(self, intent: PaymentIntent) -> PaymentIntent:
+        """The gateway's own word on the intent; unknown if it cannot say in time."""
+        try:
+            return await workflow.execute_activity_method(
+                BookingActivities.payment_status,
+                IntentRef(intent_id=intent.id),
+                summary="Ask the gateway whether the payment went through",
+                start_to_close_timeout=STEP_TIMEOUT,
+                schedule_to_close_timeout=GATEWAY_CHECK_DEADLINE,
+                retry_policy=DURABLE_RETRY,
+            )
+        except ActivityError:
+            # The undo step cancels the intent, or refunds it if it was paid after all.
+            return intent.model_copy(update={"status": "unknown"})
+
+    def _paid_event(self) -> PaymentEvent | None:
+        intent = self._payment
+        if intent is None:
+            return None
+        return next(
+            (e for e in self._payment_events if e.intent_id == intent.id and e.succeeded), None
+        )
+
+    async def _await_first_payment_event(self, hold: Hold, intent: PaymentIntent) -> None:
+        """Before PAYMENT_RETRIES: the first event for the intent decides."""
         assert hold.hold_expires_at is not None
         try:
             await workflow.wait_condition(
@@ -350,7 +509,7 @@ class BookingWorkflow:
             raise BookingEnded(BookingStatus.PAYMENT_FAILED, event.failure_message or "declined")
         if (event.amount, event.currency) != (hold.price.amount, hold.price.currency):
             raise BookingEnded(BookingStatus.PAYMENT_FAILED, "paid amount does not match the price")
-        self._payment = self._payment.model_copy(update={"status": "succeeded"})
+        self._payment = intent.model_copy(update={"status": "succeeded"})
 
     def _payment_event(self) -> PaymentEvent | None:
         intent = self._payment
@@ -408,6 +567,7 @@ class BookingWorkflow:
         self._hold = self._hold.model_copy(
             update={"status": BookingStatus.CONFIRMED, "hold_expires_at": None}
         )
+        self._refund_until = refund_deadline(self._hold.start)
         self._set_status(BookingStatus.CONFIRMED)
 
     async def _step_on_hold(
@@ -423,7 +583,7 @@ class BookingWorkflow:
                 retry_policy=DURABLE_RETRY,
             )
         except (ActivityError, ApplicationError) as err:
-            failure = _application_failure(err)
+            failure = application_failure(err)
             if failure is not None and failure.type == HOLD_LOST:
                 raise BookingEnded(
                     BookingStatus.EXPIRED, "the hold lapsed and the slot was taken meanwhile"
@@ -435,9 +595,17 @@ class BookingWorkflow:
         reschedule moves the end, and the timer with it."""
         while True:
             assert self._hold is not None
-            if not await self._wait_until_end(self._hold.end):
-                break
-            self._stop_if_cancelled()
+            if await self._wait_until_end(self._hold.end):
+                self._stop_if_cancelled()
+                continue
+            if self._moving and workflow.patched(END_WAITS_FOR_MOVE):
+                # A move accepted before the start is still running: its outcome decides.
+                end = self._hold.end
+                await workflow.wait_condition(lambda: not self._moving)
+                if self._hold.end != end:
+                    continue
+            break
+        self._ended = True
         await workflow.execute_activity_method(
             BookingActivities.complete_booking,
             BookingRef(booking_id=self._hold.booking_id),
@@ -467,25 +635,30 @@ class BookingWorkflow:
         request = self._cancel
         if request is None:
             return
+        start = self._hold.start if self._hold else self._booking.start
+        refund_until = refund_deadline(start)
+        if self._refund_until is not None and workflow.patched(REFUND_DEADLINE):
+            refund_until = self._refund_until
         refund = refund_on_cancel(
             cancelled_by=request.cancelled_by,
             confirmed=self._status == BookingStatus.CONFIRMED,
-            start=self._hold.start if self._hold else self._booking.start,
+            refund_until=refund_until,
             now=workflow.now(),
         )
         self._keep_payment = not refund
         reason = f"cancelled by the {request.cancelled_by}"
-        if request.reason:
-            reason += f": {request.reason}"
         if not refund and self._payment is not None:
             reason += " (less than 24 hours before the start: not refunded)"
         raise BookingEnded(BookingStatus.CANCELLED, reason)
 
     # ------------------------------------------------------------------ undo
 
-    async def _compensate(self, undo: list[Undo], status: BookingStatus, reason: str) -> None:
+    async def _compensate(
+        self, undo: list[Undo], status: BookingStatus, reason: str
+    ) -> ApplicationError | None:
         """Run every undo step, each on its own: a payment that cannot be voided must not keep
-        the slot held. A step that failed for good fails the workflow, so an operator sees it."""
+        the slot held. A step that failed for good is returned, to fail the workflow with, so
+        an operator sees it."""
         self._ending = status
         self._reason = reason
         failed: list[str] = []
@@ -498,23 +671,28 @@ class BookingWorkflow:
         if self._hold is not None:
             self._hold = self._hold.model_copy(update={"status": status, "hold_expires_at": None})
         self._set_status(status)
-        if failed:
-            raise ApplicationError(
-                f"the booking is {status.replace('_', ' ')} but an undo step failed and needs "
-                f"an operator: {'; '.join(failed)}",
-                type=COMPENSATION_INCOMPLETE,
-                non_retryable=True,
-            )
+        if not failed:
+            return None
+        return ApplicationError(
+            f"the booking is {status.replace('_', ' ')} but an undo step failed and needs "
+            f"an operator: {'; '.join(failed)}",
+            type=COMPENSATION_INCOMPLETE,
+            non_retryable=True,
+        )
 
     async def _release_slot(self) -> None:
-        if self._hold is None:
+        if self._hold is None and not self._hold_unanswered:
             return
+        # A row ends in a stored status; a hold whose answer was lost ends cancelled.
+        status = self._ending if self._ending in STORED_STATUSES else BookingStatus.CANCELLED
+        note = self._cancel.reason if self._cancel else ""
         await workflow.execute_activity_method(
             BookingActivities.release_slot,
             ReleaseRequest(
-                booking_id=self._hold.booking_id,
-                status=self._ending,
+                booking_id=self._booking.booking_id,
+                status=status,
                 reason=self._reason or "released",
+                note=note or None,
             ),
             summary="Release the slot",
             start_to_close_timeout=STEP_TIMEOUT,
@@ -540,28 +718,11 @@ class BookingWorkflow:
         self._payment = self._payment.model_copy(update={"status": status})
 
     def _set_status(self, status: BookingStatus) -> None:
+        """The one place the booking's status changes, along domain/booking_state.py's moves.
+
+        An illegal move is a bug: failing the workflow task leaves the booking waiting for a
+        fixed deploy instead of recording a status it cannot have."""
+        if status != self._status and not can_move(self._status, status):
+            raise RuntimeError(f"illegal status change {self._status} -> {status}")
         self._status = status
         workflow.upsert_search_attributes([search_attributes.BOOKING_STATUS.value_set(status)])
-
-
-def _refusal(
-    err: ActivityError | ApplicationError | StepTimedOut,
-    answered: tuple[str, ...],
-    otherwise: str,
-    otherwise_type: str,
-) -> ApplicationError:
-    """What the caller is told when a step on its behalf failed: the step's own refusal if it is
-    one of the `answered` types (its message, code and type), else `otherwise`."""
-    cause = _application_failure(err)
-    if cause is not None and cause.type in answered:
-        return ApplicationError(cause.message, *cause.details, type=cause.type, non_retryable=True)
-    return ApplicationError(otherwise, type=otherwise_type, non_retryable=True)
-
-
-def _application_failure(
-    err: ActivityError | ApplicationError | StepTimedOut,
-) -> ApplicationError | None:
-    """The activity's own ApplicationError. A regular activity's failure arrives wrapped in an
-    ActivityError; a local activity's arrives as the ApplicationError itself."""
-    cause = err.cause if isinstance(err, ActivityError) else err
-    return cause if isinstance(cause, ApplicationError) else None

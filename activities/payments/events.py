@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import time
 from typing import Any
 from uuid import UUID
@@ -17,6 +18,7 @@ import stripe
 from activities.payments.port import InvalidWebhook
 from contract.messages import PaymentEvent
 
+log = logging.getLogger("booking.payments")
 SIGNATURE_TOLERANCE_SECONDS = 300
 HANDLED_EVENTS = {"payment_intent.succeeded": True, "payment_intent.payment_failed": False}
 
@@ -30,7 +32,11 @@ def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
 
 
 def parse_payment_event(payload: bytes, signature: str | None, secret: str) -> PaymentEvent | None:
-    """Verify the signature, then read a payment intent event; InvalidWebhook if anything is off."""
+    """Verify the signature, then read a payment intent event of a booking's.
+
+    InvalidWebhook for a bad signature or a body that is no event: nothing may change. None for
+    a genuine event that is not a booking's payment (another type, or an intent without our
+    metadata): acknowledged, so the gateway does not retry it for days."""
     if not signature:
         raise InvalidWebhook("missing Stripe-Signature header")
     try:
@@ -51,7 +57,7 @@ def parse_payment_event(payload: bytes, signature: str | None, secret: str) -> P
     return _payment_event(event, succeeded=succeeded)
 
 
-def _payment_event(event: dict[str, Any], *, succeeded: bool) -> PaymentEvent:
+def _payment_event(event: dict[str, Any], *, succeeded: bool) -> PaymentEvent | None:
     try:
         intent = event["data"]["object"]
         booking_id = UUID(intent["metadata"]["booking_id"])
@@ -66,4 +72,5 @@ def _payment_event(event: dict[str, Any], *, succeeded: bool) -> PaymentEvent:
             failure_message=None if succeeded else error.get("message", "payment failed"),
         )
     except (KeyError, TypeError, ValueError) as err:
-        raise InvalidWebhook(f"payment intent event is malformed: {err}") from err
+        log.info("verified event %s is not a booking's payment: %r", event.get("id"), err)
+        return None

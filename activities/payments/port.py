@@ -22,6 +22,10 @@ class PaymentGateway(Protocol):
         """Undo a payment whatever state it reached: cancel it if unpaid, refund it if paid."""
         ...
 
+    async def retrieve_intent(self, intent_id: str) -> PaymentIntent:
+        """The intent as the gateway sees it now (its status above all)."""
+        ...
+
     def parse_webhook(self, payload: bytes, signature: str | None) -> PaymentEvent | None:
         """Verify and read a webhook; None for a genuine event the saga does not act on."""
         ...

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import NamedTuple, cast
+from uuid import UUID
 
 from sqlalchemy import String, Table, bindparam, insert, select, update
 from temporalio.exceptions import ApplicationError
@@ -139,12 +140,20 @@ class SandboxPaymentGateway:
             payload = self._event(intent, succeed=succeed)
         return payload, events.sign(payload, self._webhook_secret)
 
-    async def retrieve(self, intent_id: str) -> PaymentIntent:
+    async def retrieve_intent(self, intent_id: str) -> PaymentIntent:
         async with self._db.reading() as connection:
             found = (await connection.execute(_BY_ID, {"intent": intent_id})).first()
         if found is None:
-            raise UnknownIntent(intent_id)
+            raise ApplicationError(
+                f"no payment intent {intent_id}", type=UNKNOWN_INTENT, non_retryable=True
+            )
         return _public(_Intent(*found))
+
+    async def booking_of(self, intent_id: str) -> UUID | None:
+        """The booking an intent pays for, if the intent exists."""
+        async with self._db.reading() as connection:
+            found = (await connection.execute(_BY_ID, {"intent": intent_id})).first()
+        return None if found is None else UUID(_Intent(*found).booking_id)
 
     def _event(self, intent: _Intent, *, succeed: bool) -> bytes:
         created = int(self._clock().timestamp())

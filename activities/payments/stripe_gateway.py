@@ -102,6 +102,19 @@ class StripePaymentGateway:
             gateway=self.name,
         )
 
+    async def retrieve_intent(self, intent_id: str) -> PaymentIntent:
+        intent = await _call(
+            "read the payment intent", self._stripe.v1.payment_intents.retrieve_async(intent_id)
+        )
+        return PaymentIntent(
+            id=intent.id,
+            client_secret=intent.client_secret or "",
+            amount=intent.amount,
+            currency=intent.currency.upper(),
+            status=intent.status,
+            gateway=self.name,
+        )
+
     async def cancel_or_refund(self, intent_id: str, idempotency_key: str) -> PaymentVoid:
         intents = self._stripe.v1.payment_intents
         intent = await _call(

@@ -6,9 +6,19 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from temporalio import activity
 from temporalio.client import WorkflowHandle
+from temporalio.exceptions import ApplicationError
 
-from contract.messages import BookingInput, BookingOutcome, BookingState
+from activities.booking import BookingActivities
+from contract.messages import (
+    BookingInput,
+    BookingOutcome,
+    BookingState,
+    Hold,
+    HoldRequest,
+    PaymentEvent,
+)
 from domain.booking_state import BookingStatus
 from tests.factories import ProviderFixture
 from tests.temporal_fixtures import Saga
@@ -57,7 +67,9 @@ async def start_booking(saga: Saga, booking: BookingInput) -> tuple[BookingHandl
     return handle, state
 
 
-async def pay(saga: Saga, handle: BookingHandle, state: BookingState, *, succeed: bool) -> None:
+async def pay(
+    saga: Saga, handle: BookingHandle, state: BookingState, *, succeed: bool
+) -> PaymentEvent:
     """Pay at the sandbox checkout and deliver its verified webhook event as the API would."""
     assert state.payment is not None
     payload, signature = await saga.payments.checkout(state.payment.id, succeed=succeed)
@@ -65,6 +77,7 @@ async def pay(saga: Saga, handle: BookingHandle, state: BookingState, *, succeed
     assert event is not None
     signal = BookingWorkflow.payment_succeeded if succeed else BookingWorkflow.payment_failed
     await handle.signal(signal, event)
+    return event
 
 
 async def eventually(
@@ -84,3 +97,15 @@ async def status_becomes(handle: BookingHandle, status: BookingStatus) -> Bookin
     )
     assert state.status == status, state
     return state
+
+
+def activities_losing_the_hold_answer(activities: BookingActivities) -> list[Callable[..., object]]:
+    """The real activities, but `hold_slot` commits its hold and then fails as a lost answer
+    would (a connection dropped after COMMIT): the workflow never learns the hold exists."""
+
+    @activity.defn(name="hold_slot")
+    async def hold_slot(request: HoldRequest) -> Hold:
+        await activities.hold_slot(request)
+        raise ApplicationError("connection lost after commit", type="Lost", non_retryable=True)
+
+    return [hold_slot, *(a for a in activities.all() if a != activities.hold_slot)]

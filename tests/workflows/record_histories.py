@@ -38,6 +38,7 @@ from tests.factories import ProviderFixture, future_local, make_customer, make_p
 from tests.temporal_fixtures import Saga, converter_for_tests, register_search_attributes
 from tests.workflows.helpers import (
     BookingHandle,
+    activities_losing_the_hold_answer,
     booking_input,
     pay,
     start_booking,
@@ -49,12 +50,17 @@ from workflows.booking import PATCHES, BookingWorkflow
 HISTORIES = Path(__file__).parent / "histories"
 
 Path_ = Callable[[Saga], Awaitable[BookingHandle]]
+Activities = Callable[[BookingActivities], list[Callable[..., object]]]
 PATHS: dict[str, Path_] = {}
+# The activities a path's worker runs, where they are not the real ones.
+ACTIVITIES: dict[str, Activities] = {}
 
 
-def path(name: str) -> Callable[[Path_], Path_]:
+def path(name: str, activities: Activities | None = None) -> Callable[[Path_], Path_]:
     def register(run: Path_) -> Path_:
         PATHS[name] = run
+        if activities is not None:
+            ACTIVITIES[name] = activities
         return run
 
     return register
@@ -104,10 +110,66 @@ async def _expired(saga: Saga) -> BookingHandle:
     return handle
 
 
-@path("payment_failed")
+@path("payment_failed_then_expired")
 async def _payment_failed(saga: Saga) -> BookingHandle:
     _, handle, held = await _booked(saga)
     await pay(saga, handle, held, succeed=False)  # type: ignore[arg-type]
+    await _ends(handle)
+    return handle
+
+
+@path("payment_failed_then_paid")
+async def _payment_retried(saga: Saga) -> BookingHandle:
+    _, handle, held = await _booked(saga)
+    declined = await pay(saga, handle, held, succeed=False)  # type: ignore[arg-type]
+    await handle.execute_update(BookingWorkflow.wait_until_seen, declined)
+    await pay(saga, handle, held, succeed=True)  # type: ignore[arg-type]
+    await status_becomes(handle, BookingStatus.CONFIRMED)
+    await _ends(handle)
+    return handle
+
+
+@path("paid_but_webhook_late_confirmed_at_deadline")
+async def _late_payment(saga: Saga) -> BookingHandle:
+    _, handle, held = await _booked(saga)
+    await saga.payments.checkout(held.payment.id, succeed=True)  # type: ignore[attr-defined]
+    await saga.env.sleep(held.hold_expires_at - await saga.env.get_current_time())  # type: ignore[attr-defined]
+    await status_becomes(handle, BookingStatus.CONFIRMED)
+    await _ends(handle)
+    return handle
+
+
+@path("duplicate_payment_events")
+async def _duplicates(saga: Saga) -> BookingHandle:
+    _, handle, held = await _booked(saga)
+    paid = await pay(saga, handle, held, succeed=True)  # type: ignore[arg-type]
+    for _ in range(3):
+        await handle.signal(BookingWorkflow.payment_succeeded, paid)
+    await status_becomes(handle, BookingStatus.CONFIRMED)
+    await _ends(handle)
+    return handle
+
+
+@path("hold_answer_lost", activities=activities_losing_the_hold_answer)
+async def _hold_answer_lost(saga: Saga) -> BookingHandle:
+    made = await make_provider(saga.db, price=0)
+    booking = booking_input(made, await make_customer(saga.db), future_local(made.timezone))
+    handle = await start_workflow(saga, booking)
+    await _ends(handle)
+    return handle
+
+
+@path("customer_moved_in_window_then_cancelled")
+async def _moved_in_window(saga: Saga) -> BookingHandle:
+    _, handle, held = await _booked(saga, days_ahead=3)
+    await pay(saga, handle, held, succeed=True)  # type: ignore[arg-type]
+    state = await status_becomes(handle, BookingStatus.CONFIRMED)
+    await saga.env.sleep(state.start - await saga.env.get_current_time() - timedelta(hours=1))
+    await handle.execute_update(
+        BookingWorkflow.reschedule,
+        RescheduleRequest(start=state.start + timedelta(days=7), requested_by="customer"),
+    )
+    await handle.execute_update(BookingWorkflow.cancel, CancelRequest(cancelled_by="customer"))
     await _ends(handle)
     return handle
 
@@ -270,11 +332,12 @@ async def record(names: list[str], into: Path) -> None:
                 async with env:
                     await register_search_attributes(env.client)
                     task_queue = f"record-{uuid.uuid4()}"
+                    activities = BookingActivities(db, payments)
                     async with Worker(
                         env.client,
                         task_queue=task_queue,
                         workflows=[BookingWorkflow],
-                        activities=BookingActivities(db, payments).all(),
+                        activities=ACTIVITIES.get(name, BookingActivities.all)(activities),
                     ):
                         saga = Saga(env, env.client, task_queue, db, payments)
                         handle = await PATHS[name](saga)

@@ -58,9 +58,14 @@ async def test_cancelling_while_awaiting_payment_voids_the_intent_and_frees_the_
     )
 
     assert state.status == BookingStatus.CANCELLED
-    assert state.reason == "cancelled by the customer: changed my mind"
+    assert (state.reason, state.note) == ("cancelled by the customer", "changed my mind")
     assert state.payment is not None and state.payment.status == "canceled"
-    assert (await _row(saga, booking.booking_id)).status == BookingStatus.CANCELLED
+    row = await _row(saga, booking.booking_id)
+    assert (row.status, row.cancel_reason, row.cancel_note) == (
+        BookingStatus.CANCELLED,
+        "cancelled by the customer",
+        "changed my mind",
+    )
     assert (await _intent(saga, held.payment.id)).status == "canceled"
     _, again = await start_booking(
         saga, booking_input(provider, await make_customer(saga.db), slot)

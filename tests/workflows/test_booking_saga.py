@@ -111,22 +111,6 @@ async def test_an_unpaid_hold_expires_releases_the_slot_and_it_can_be_booked_aga
     assert again.status == BookingStatus.AWAITING_PAYMENT
 
 
-async def test_a_declined_payment_releases_the_hold(saga: Saga) -> None:
-    provider = await make_provider(saga.db)
-    booking = booking_input(provider, await make_customer(saga.db), future_local(provider.timezone))
-    handle, held = await start_booking(saga, booking)
-    assert held.payment is not None
-
-    await pay(saga, handle, held, succeed=False)
-    outcome = await handle.result()
-
-    assert outcome.status == BookingStatus.PAYMENT_FAILED
-    assert outcome.reason == "Your card was declined."
-    row = await _row(saga, booking.booking_id)
-    assert (row.status, row.cancel_reason) == (BookingStatus.PAYMENT_FAILED, outcome.reason)
-    assert (await _intent(saga, held.payment.id)).status == "canceled"
-
-
 async def test_a_second_booking_of_a_held_slot_is_refused_and_leaves_nothing(saga: Saga) -> None:
     provider = await make_provider(saga.db)
     slot = future_local(provider.timezone)
