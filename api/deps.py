@@ -16,6 +16,7 @@ from api.slot_gate import SlotGate
 from config import Settings
 from db.engine import Database
 from db.users import Account, get_account
+from workflows.client import BookingClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,7 @@ class AppServices:
     db: Database
     temporal: Client
     payments: PaymentGateway
+    bookings: BookingClient
     slot_gate: SlotGate = field(default_factory=SlotGate)
 
 
@@ -59,11 +61,16 @@ async def _slot_gate(services: ServicesDep) -> SlotGate:
     return services.slot_gate
 
 
+async def _bookings(services: ServicesDep) -> BookingClient:
+    return services.bookings
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 DatabaseDep = Annotated[Database, Depends(_db)]
 TemporalDep = Annotated[Client, Depends(_temporal)]
 PaymentsDep = Annotated[PaymentGateway, Depends(_payments)]
 SlotGateDep = Annotated[SlotGate, Depends(_slot_gate)]
+BookingsDep = Annotated[BookingClient, Depends(_bookings)]
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 

@@ -13,6 +13,7 @@ from api.errors import install_error_handlers
 from api.routes import (
     appointments,
     auth,
+    codec,
     health,
     payments,
     provider_settings,
@@ -22,7 +23,7 @@ from api.routes import (
 )
 from config import Settings, get_settings
 from db.engine import Database
-from workflows.client import connect
+from workflows.client import BookingClient, connect
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -35,7 +36,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         temporal = await connect(settings, lazy=True)
         payments_gateway = gateway_from_settings(settings, db)
         app.state.services = AppServices(
-            settings=settings, db=db, temporal=temporal, payments=payments_gateway
+            settings=settings,
+            db=db,
+            temporal=temporal,
+            payments=payments_gateway,
+            bookings=BookingClient(temporal, settings.temporal_task_queue),
         )
         try:
             yield
@@ -61,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         payments.router,
     ):
         app.include_router(router)
+    app.include_router(codec.router, dependencies=codec.access(settings))
+    app.add_middleware(codec.CodecCORS, allow_origins=settings.codec_cors_origins)
     if settings.payment_gateway == "sandbox":
         app.include_router(sandbox.router)
     return app

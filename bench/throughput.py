@@ -115,7 +115,9 @@ def http_saga(http: httpx.AsyncClient, data: BenchData, poll_interval: float) ->
         seen.early_return.append(elapsed)
         if status != 201:
             raise SagaFailed(f"book {status}")
-        paid = await http.post(f"/sandbox/payments/{booked['payment']['intent_id']}/succeed")
+        paid = await http.post(
+            f"/sandbox/payments/{booked['payment']['intent_id']}/succeed", headers=customer.headers
+        )
         receipt = paid.json() if paid.status_code == 200 else {}
         if not receipt.get("webhook", {}).get("body", {}).get("handled"):
             raise SagaFailed(f"pay {paid.status_code}")

@@ -92,7 +92,12 @@ async def request_costs(
 
     async def pay() -> None:
         body = booked[len(paid)]
-        paid.append(await http.post(f"/sandbox/payments/{body['payment']['intent_id']}/succeed"))
+        paid.append(
+            await http.post(
+                f"/sandbox/payments/{body['payment']['intent_id']}/succeed",
+                headers=customer.headers,
+            )
+        )
 
     async def get_booking() -> None:
         await http.get(f"/appointments/{booked[0]['id']}", headers=customer.headers)

@@ -39,7 +39,7 @@ def banner(api_port: int, ui_port: int, example_start: datetime) -> str:
     curl -s {api}/appointments -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
         -d '{{"service_id": "{seed.CONSULTATION_ID}", "start": "{example_start.isoformat()}"}}' | tee booking.json
     # pay through the sandbox checkout (it signs the event and delivers it as the webhook does)
-    curl -s -X POST {api}/sandbox/payments/$(python3 -c 'import json; print(json.load(open("booking.json"))["payment"]["intent_id"])')/succeed
+    curl -s -X POST {api}/sandbox/payments/$(python3 -c 'import json; print(json.load(open("booking.json"))["payment"]["intent_id"])')/succeed -H "Authorization: Bearer $TOKEN"
     curl -s {api}/appointments/$(python3 -c 'import json; print(json.load(open("booking.json"))["id"])') -H "Authorization: Bearer $TOKEN"
 
   Press Ctrl-C to stop everything.

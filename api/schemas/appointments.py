@@ -18,7 +18,9 @@ class AppointmentCreate(Strict):
         examples=["2026-12-01T14:00:00-05:00"],
     )
     timezone: str | None = Field(
-        default=None, description="IANA zone the customer reads times in; default UTC"
+        default=None,
+        description="IANA zone the customer reads times in: the booking's answers show its "
+        "times there unless a request asks for another; default UTC",
     )
 
     _valid_zone = field_validator("timezone")(zone_name)
@@ -30,14 +32,17 @@ class RescheduleBody(Strict):
         examples=["2026-12-02T10:00:00-05:00"],
     )
     timezone: str | None = Field(
-        default=None, description="IANA zone to show the answer's times in; default UTC"
+        default=None,
+        description="IANA zone to show the answer's times in; default the booking's own zone",
     )
 
     _valid_zone = field_validator("timezone")(zone_name)
 
 
 class CancelBody(Strict):
-    reason: str = Field(default="", max_length=500)
+    reason: str = Field(
+        default="", max_length=500, description="your own words, kept with the booking"
+    )
 
 
 class DecisionBody(Strict):
@@ -47,7 +52,9 @@ class DecisionBody(Strict):
 class PaymentPublic(BaseModel):
     gateway: str
     intent_id: str
-    client_secret: str | None
+    client_secret: str | None = Field(
+        description="for the paying customer's checkout only, and only while awaiting payment"
+    )
     amount: int
     currency: str
     status: str
@@ -65,11 +72,24 @@ class AppointmentPublic(BaseModel):
     hold_expires_at: datetime | None
     payment: PaymentPublic | None
     reason: str | None
+    note: str | None = Field(default=None, description="the canceller's own words")
+    payment_failure: str | None = Field(
+        default=None,
+        description="why the last payment attempt failed; pay again before the hold expires",
+    )
+    reschedules: int = 0
+    timezone: str | None = Field(default=None, description="the zone the booking was made in")
 
     @classmethod
-    def from_state(cls, state: BookingState, timezone: str | None = None) -> AppointmentPublic:
-        zone = parse_zone(timezone) if timezone else None
+    def from_state(
+        cls, state: BookingState, timezone: str | None = None, *, viewer_id: UUID | None = None
+    ) -> AppointmentPublic:
+        """`state` for a reader: times in `timezone`, else the booking's own zone, else UTC;
+        the payment's client secret only for the paying customer while it is still owed."""
+        shown_in = timezone or state.timezone
+        zone = parse_zone(shown_in) if shown_in else None
         payment = state.payment
+        may_pay = viewer_id == state.customer_id and state.status == BookingStatus.AWAITING_PAYMENT
         return cls(
             id=state.booking_id,
             status=state.status,
@@ -85,10 +105,14 @@ class AppointmentPublic(BaseModel):
             else PaymentPublic(
                 gateway=payment.gateway,
                 intent_id=payment.id,
-                client_secret=payment.client_secret or None,
+                client_secret=(payment.client_secret or None) if may_pay else None,
                 amount=payment.amount,
                 currency=payment.currency,
                 status=payment.status,
             ),
             reason=state.reason,
+            note=state.note,
+            payment_failure=state.payment_failure,
+            reschedules=state.reschedules,
+            timezone=state.timezone,
         )

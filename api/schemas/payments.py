@@ -6,4 +6,6 @@ from pydantic import BaseModel
 class WebhookReceipt(BaseModel):
     received: bool = True
     handled: bool
+    # A repeat of an event already acted on: nothing was done again.
+    duplicate: bool = False
     detail: str

@@ -56,7 +56,9 @@ async def test_book_pay_and_confirm_across_processes(
     booking = booked.json()
     assert booking["status"] == "awaiting_payment"
 
-    paid = await http.post(f"/sandbox/payments/{booking['payment']['intent_id']}/succeed")
+    paid = await http.post(
+        f"/sandbox/payments/{booking['payment']['intent_id']}/succeed", headers=customer
+    )
     assert paid.status_code == 200 and paid.json()["webhook"]["body"]["handled"] is True
 
     await _status_becomes(http, booking["id"], customer, "confirmed")
@@ -96,7 +98,9 @@ async def test_a_worker_killed_while_a_booking_waits_for_payment_loses_nothing(
     assert waiting.status_code == 200 and waiting.json()["status"] == "awaiting_payment"
 
     stack.start_worker()
-    paid = await http.post(f"/sandbox/payments/{booking['payment']['intent_id']}/succeed")
+    paid = await http.post(
+        f"/sandbox/payments/{booking['payment']['intent_id']}/succeed", headers=customer
+    )
     assert paid.status_code == 200 and paid.json()["webhook"]["body"]["handled"] is True
     confirmed = await _status_becomes(http, booking["id"], customer, "confirmed")
     assert confirmed["payment"]["status"] == "succeeded"  # type: ignore[index]

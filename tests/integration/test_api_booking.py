@@ -44,10 +44,16 @@ async def test_book_pay_and_read_the_confirmed_booking(api: httpx.AsyncClient, s
     assert body["hold_expires_at"] is not None
     assert body["payment"]["gateway"] == "sandbox" and body["payment"]["client_secret"]
 
-    paid = await api.post(f"/sandbox/payments/{body['payment']['intent_id']}/succeed")
+    paid = await api.post(
+        f"/sandbox/payments/{body['payment']['intent_id']}/succeed", headers=customer
+    )
     assert paid.status_code == 200, paid.text
     assert paid.json()["webhook"]["body"]["handled"] is True
-    assert paid.json()["booking"] == {"id": body["id"], "status": "confirmed"}
+    assert paid.json()["booking"] == {
+        "id": body["id"],
+        "status": "confirmed",
+        "payment_failure": None,
+    }
 
     # The checkout returns once the booking has acted on the payment: no polling needed.
     read = await api.get(f"/appointments/{body['id']}", headers=customer)
@@ -56,8 +62,15 @@ async def test_book_pay_and_read_the_confirmed_booking(api: httpx.AsyncClient, s
     declined = await _book(
         api, customer, provider.service_id, (start + timedelta(hours=1)).isoformat()
     )
-    failed = await api.post(f"/sandbox/payments/{declined.json()['payment']['intent_id']}/fail")
-    assert failed.json()["booking"]["status"] == "payment_failed"
+    failed = await api.post(
+        f"/sandbox/payments/{declined.json()['payment']['intent_id']}/fail", headers=customer
+    )
+    # A declined card keeps the booking waiting for another attempt.
+    assert failed.json()["booking"]["status"] == "awaiting_payment", failed.text
+    assert failed.json()["booking"]["payment_failure"] == "Your card was declined."
+    waiting = (await api.get(f"/appointments/{declined.json()['id']}", headers=customer)).json()
+    assert waiting["payment_failure"] == "Your card was declined."
+    assert waiting["payment"]["client_secret"]
 
 
 async def test_times_are_answered_in_the_zone_the_customer_asks_for(
@@ -210,14 +223,21 @@ async def test_forged_or_malformed_webhooks_get_400_and_change_nothing(
             400,
             "invalid_webhook",
         )
-    # Correctly signed but not an event, or an event missing its booking: still refused.
-    for body in (b"[1, 2]", json.dumps({**event, "data": {"object": {"id": intent}}}).encode()):
-        signed = events.sign(body, "whsec_dev_only_not_secret")
-        assert_error(
-            await api.post("/payments/webhook", content=body, headers={"Stripe-Signature": signed}),
-            400,
-            "invalid_webhook",
-        )
+    # Correctly signed but not an event: refused. An event missing its booking is genuine but
+    # not ours: acknowledged (a 400 would have the gateway retry it for days), and ignored.
+    body = b"[1, 2]"
+    signed = events.sign(body, "whsec_dev_only_not_secret")
+    assert_error(
+        await api.post("/payments/webhook", content=body, headers={"Stripe-Signature": signed}),
+        400,
+        "invalid_webhook",
+    )
+    body = json.dumps({**event, "data": {"object": {"id": intent}}}).encode()
+    signed = events.sign(body, "whsec_dev_only_not_secret")
+    response = await api.post(
+        "/payments/webhook", content=body, headers={"Stripe-Signature": signed}
+    )
+    assert response.status_code == 200 and response.json()["handled"] is False, response.text
 
     state = await bookings.get_booking(saga.db, __import__("uuid").UUID(booked["id"]))
     assert state is not None and state.status == BookingStatus.AWAITING_PAYMENT
@@ -249,9 +269,14 @@ async def test_the_sandbox_checkout_refuses_unknown_and_already_paid_intents(
         await _book(api, customer, provider.service_id, future_local(provider.timezone).isoformat())
     ).json()
     intent = booked["payment"]["intent_id"]
-    assert (await api.post(f"/sandbox/payments/{intent}/succeed")).status_code == 200
-    assert_error(await api.post(f"/sandbox/payments/{intent}/succeed"), 409, "payment_not_payable")
-    assert_error(await api.post("/sandbox/payments/pi_nope/succeed"), 404, "payment_not_found")
+    pay = f"/sandbox/payments/{intent}/succeed"
+    assert (await api.post(pay, headers=customer)).status_code == 200
+    assert_error(await api.post(pay, headers=customer), 409, "payment_not_payable")
+    assert_error(
+        await api.post("/sandbox/payments/pi_nope/succeed", headers=customer),
+        404,
+        "payment_not_found",
+    )
 
 
 async def test_health_and_readiness(api: httpx.AsyncClient) -> None:
@@ -351,7 +376,7 @@ async def test_a_repeated_idempotency_key_returns_the_booking_it_made(
     # Without the key, the same request is another customer's race for the slot: 409.
     assert_error(await _book(api, customer, provider.service_id, start), 409, "slot_unavailable")
     # Once paid, the key still answers with the booking as it is now.
-    await api.post(f"/sandbox/payments/{booked['payment']['intent_id']}/succeed")
+    await api.post(f"/sandbox/payments/{booked['payment']['intent_id']}/succeed", headers=customer)
     again = await _book_keyed(api, customer, provider.service_id, start, "order-17")
     assert again.status_code == 201 and again.json()["status"] == "confirmed", again.text
 
@@ -414,7 +439,9 @@ async def _booked_and_paid(
 ) -> dict[str, Any]:
     booked = await _book(api, customer, service_id, start.isoformat())
     assert booked.status_code == 201, booked.text
-    paid = await api.post(f"/sandbox/payments/{booked.json()['payment']['intent_id']}/succeed")
+    paid = await api.post(
+        f"/sandbox/payments/{booked.json()['payment']['intent_id']}/succeed", headers=customer
+    )
     assert paid.json()["booking"]["status"] == "confirmed", paid.text
     body: dict[str, Any] = booked.json()
     return body
