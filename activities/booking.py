@@ -34,7 +34,7 @@ from contract.messages import (
     ReleaseRequest,
     VoidPaymentRequest,
 )
-from db import bookings
+from db import booking_lifecycle, holds
 from db.engine import Database
 from domain.availability import SlotNotBookable, SlotTaken
 
@@ -54,32 +54,32 @@ class BookingActivities:
     @activity.defn
     async def hold_slot(self, request: HoldRequest) -> Hold:
         with _slot_refusals():
-            return await bookings.hold_slot(self._db, request, now=self._clock())
+            return await holds.hold_slot(self._db, request, now=self._clock())
 
     @activity.defn
     async def move_booking(self, request: MoveRequest) -> Moved:
         with _slot_refusals():
             try:
-                return await bookings.move_booking(self._db, request, now=self._clock())
-            except bookings.NotMovable as err:
+                return await holds.move_booking(self._db, request, now=self._clock())
+            except holds.NotMovable as err:
                 raise _refused(str(err), err.status, NOT_RESCHEDULABLE) from err
 
     @activity.defn
     async def release_slot(self, request: ReleaseRequest) -> bool:
         with _data_refusals():
-            return await bookings.release_slot(self._db, request, now=self._clock())
+            return await booking_lifecycle.release_slot(self._db, request, now=self._clock())
 
     @activity.defn
     async def await_approval(self, request: ApprovalWait) -> None:
         try:
-            await bookings.await_approval(self._db, request, now=self._clock())
-        except bookings.HoldLost as err:
+            await booking_lifecycle.await_approval(self._db, request, now=self._clock())
+        except booking_lifecycle.HoldLost as err:
             raise _hold_lost(err) from err
 
     @activity.defn
     async def create_payment_intent(self, request: PaymentIntentRequest) -> PaymentIntent:
         intent = await self._payments.create_intent(request)
-        await bookings.record_payment_intent(
+        await booking_lifecycle.record_payment_intent(
             self._db, request.booking_id, intent, now=self._clock()
         )
         return intent
@@ -88,7 +88,7 @@ class BookingActivities:
     async def void_payment(self, request: VoidPaymentRequest) -> PaymentVoid:
         void = await self._payments.cancel_or_refund(request.intent_id, request.idempotency_key)
         with _data_refusals():
-            await bookings.record_payment_void(self._db, void, now=self._clock())
+            await booking_lifecycle.record_payment_void(self._db, void, now=self._clock())
         return void
 
     @activity.defn
@@ -99,15 +99,17 @@ class BookingActivities:
     @activity.defn
     async def confirm_booking(self, request: ConfirmRequest) -> None:
         try:
-            await bookings.confirm_booking(
+            await booking_lifecycle.confirm_booking(
                 self._db, request.booking_id, request.intent_id, now=self._clock()
             )
-        except bookings.HoldLost as err:
+        except booking_lifecycle.HoldLost as err:
             raise _hold_lost(err) from err
 
     @activity.defn
     async def complete_booking(self, request: BookingRef) -> bool:
-        return await bookings.complete_booking(self._db, request.booking_id, now=self._clock())
+        return await booking_lifecycle.complete_booking(
+            self._db, request.booking_id, now=self._clock()
+        )
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -146,7 +148,7 @@ def _data_refusals() -> Iterator[None]:
         ) from err
 
 
-def _hold_lost(err: bookings.HoldLost) -> ApplicationError:
+def _hold_lost(err: booking_lifecycle.HoldLost) -> ApplicationError:
     return _refused(str(err), err.status, HOLD_LOST)
 
 

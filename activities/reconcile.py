@@ -23,7 +23,7 @@ from contract.reconcile import (
     WorkflowState,
     WorkflowStates,
 )
-from db import bookings, reconcile
+from db import booking_lifecycle, reconcile
 from db.engine import Database
 
 # Describes in flight at once: enough to check a page quickly, few enough to spare the server.
@@ -96,7 +96,7 @@ class ReconcileActivities:
         intents = await reconcile.open_payment_intents(self._db, step.booking_id)
         for intent_id in intents:
             void = await self._payments.cancel_or_refund(intent_id, void_idempotency_key(intent_id))
-            await bookings.record_payment_void(self._db, void, now=self._clock())
+            await booking_lifecycle.record_payment_void(self._db, void, now=self._clock())
         return PaymentsVoided(count=len(intents))
 
     @activity.defn

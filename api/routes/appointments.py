@@ -17,7 +17,7 @@ from api.schemas.appointments import (
     RescheduleBody,
 )
 from contract.messages import BookingInput, BookingState, CancelRequest, Decision, RescheduleRequest
-from db import bookings
+from db import booking_reads
 from db.catalog import get_service
 from db.users import Account
 from domain.availability import SlotTaken
@@ -66,7 +66,7 @@ async def create_appointment(
         booking_id = uuid4()
     else:
         booking_id = _keyed_booking_id(user.id, idempotency_key)
-        made = await bookings.get_booking(db, booking_id)
+        made = await booking_reads.get_booking(db, booking_id)
         if made is not None:
             # The key's booking holds (or held) its slot: answer with it as it is now.
             return _repeated(await booking_client.state(booking_id) or made, body, user)
@@ -87,7 +87,7 @@ async def create_appointment(
     async with slot_gate.admit((service.provider_id, start_utc)) as turn:
         # Taken by another booking: 409 at once. Taken by this one (a repeated key whose first
         # request is still deciding): go on, and join it.
-        taker = turn.taken_by or await bookings.slot_taken_by(
+        taker = turn.taken_by or await booking_reads.slot_taken_by(
             db, service.provider_id, start_utc, end_utc, now=datetime.now(UTC)
         )
         if taker is not None and taker != booking_id:
@@ -246,7 +246,7 @@ async def _visible_state(
     booking_client: BookingClient, db: DatabaseDep, user: Account, appointment_id: UUID
 ) -> BookingState:
     """The booking's state if `user` may see it; 404 otherwise, whether it exists or not."""
-    state = await booking_client.state(appointment_id) or await bookings.get_booking(
+    state = await booking_client.state(appointment_id) or await booking_reads.get_booking(
         db, appointment_id
     )
     if state is None or not _may_see(user, state):

@@ -11,7 +11,7 @@ from activities.payments.sandbox import IntentNotPayable, SandboxPaymentGateway,
 from api.deps import BookingsDep, CurrentUser, DatabaseDep, PaymentsDep
 from api.errors import APIError, not_found
 from api.routes.payments import deliver_payment_event
-from db import bookings
+from db import booking_reads
 
 router = APIRouter(prefix="/sandbox/payments", tags=["sandbox"])
 
@@ -59,7 +59,7 @@ async def _checkout(
         )
     # Only the booking's own customer pays it; anyone else sees no such payment.
     booking_id = await gateway.booking_of(intent_id)
-    state = None if booking_id is None else await bookings.get_booking(db, booking_id)
+    state = None if booking_id is None else await booking_reads.get_booking(db, booking_id)
     if state is None or state.customer_id != customer_id:
         raise not_found("payment")
     try:

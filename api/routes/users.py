@@ -11,7 +11,7 @@ from api.errors import APIError
 from api.schemas.appointments import AppointmentPublic
 from api.schemas.common import Page
 from api.schemas.providers import FIRST_DAY, LAST_DAY
-from db import bookings
+from db import booking_reads
 from domain.booking_state import BookingStatus
 from domain.timezones import parse_zone
 
@@ -51,7 +51,7 @@ async def my_appointments(
             parse_zone(timezone)
         except ValueError as err:
             raise APIError(422, "invalid_timezone", str(err)) from err
-    states, total = await bookings.list_bookings(
+    states, total = await booking_reads.list_bookings(
         db,
         customer_id=user.id if user.provider_id is None and user.role != "admin" else None,
         provider_id=user.provider_id,

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from temporalio.client import Client
 
 from activities.payments import events
-from db import bookings
+from db import booking_reads
 from db.models import Appointment
 from domain.booking_state import BookingStatus
 from tests.factories import future_local, make_provider
@@ -239,7 +239,7 @@ async def test_forged_or_malformed_webhooks_get_400_and_change_nothing(
     )
     assert response.status_code == 200 and response.json()["handled"] is False, response.text
 
-    state = await bookings.get_booking(saga.db, __import__("uuid").UUID(booked["id"]))
+    state = await booking_reads.get_booking(saga.db, __import__("uuid").UUID(booked["id"]))
     assert state is not None and state.status == BookingStatus.AWAITING_PAYMENT
     assert (await api.get(f"/appointments/{booked['id']}", headers=customer)).json()[
         "status"
@@ -481,7 +481,7 @@ async def test_a_confirmed_booking_moves_to_a_free_time_and_frees_the_old_one(
     # The workflow and the database agree, and the old time is offered again, the new one not.
     read = await api.get(f"/appointments/{booking['id']}", headers=customer)
     assert datetime.fromisoformat(read.json()["start"]) == later
-    stored = await bookings.get_booking(saga.db, UUID(booking["id"]))
+    stored = await booking_reads.get_booking(saga.db, UUID(booking["id"]))
     assert stored is not None and stored.start == later and stored.status == "confirmed"
     free = await _free_starts(api, provider, start)
     assert start in free and later not in free

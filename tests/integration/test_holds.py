@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from contract.messages import ReleaseRequest
-from db import bookings
+from db import booking_lifecycle, booking_reads, holds
 from db.engine import Database
 from db.models import Appointment
 from domain.availability import SlotNotBookable, SlotTaken
@@ -49,7 +49,7 @@ async def test_twenty_concurrent_holds_on_one_slot_have_one_winner_and_leak_noth
     await _warm_pool(db, 10)
 
     results = await asyncio.gather(
-        *(bookings.hold_slot(db, r, now=datetime.now(UTC)) for r in requests),
+        *(holds.hold_slot(db, r, now=datetime.now(UTC)) for r in requests),
         return_exceptions=True,
     )
 
@@ -70,7 +70,7 @@ async def test_overlapping_holds_of_different_lengths_race_to_one_winner(db: Dat
     starts = [base, base + timedelta(minutes=30), base + timedelta(minutes=15)] * 5
     results = await asyncio.gather(
         *(
-            bookings.hold_slot(db, hold_request(provider, customer, s), now=datetime.now(UTC))
+            holds.hold_slot(db, hold_request(provider, customer, s), now=datetime.now(UTC))
             for s in starts
         ),
         return_exceptions=True,
@@ -83,7 +83,7 @@ async def test_database_refuses_overlapping_active_rows_written_directly(db: Dat
     """The guard is in the database itself, not only in the code that checks first."""
     provider = await make_provider(db)
     customer = await make_customer(db)
-    first = await bookings.hold_slot(
+    first = await holds.hold_slot(
         db,
         hold_request(provider, customer, future_local(provider.timezone, days_ahead=12)),
         now=datetime.now(UTC),
@@ -108,7 +108,7 @@ async def test_database_refuses_overlapping_active_rows_written_directly(db: Dat
     with pytest.raises(IntegrityError) as raised:
         async with db.session() as session, session.begin():
             session.add(overlapping)
-    assert bookings.is_overlap_violation(raised.value)
+    assert holds.is_overlap_violation(raised.value)
 
     # A cancelled row may overlap, and may not be revived into an active one.
     overlapping.status = BookingStatus.CANCELLED
@@ -127,8 +127,8 @@ async def test_a_retried_hold_returns_the_same_hold(db: Database) -> None:
     provider = await make_provider(db)
     customer = await make_customer(db)
     request = hold_request(provider, customer, future_local(provider.timezone, days_ahead=13))
-    first = await bookings.hold_slot(db, request, now=datetime.now(UTC))
-    again = await bookings.hold_slot(db, request, now=datetime.now(UTC))
+    first = await holds.hold_slot(db, request, now=datetime.now(UTC))
+    again = await holds.hold_slot(db, request, now=datetime.now(UTC))
     assert again == first
     assert len(await _rows(db, provider.provider_id)) == 1
 
@@ -138,30 +138,30 @@ async def test_a_lapsed_hold_frees_its_slot_for_the_next_booking(db: Database) -
     first_customer, second_customer = await make_customer(db), await make_customer(db)
     start = future_local(provider.timezone, days_ahead=14)
     now = datetime.now(UTC)
-    lapsed = await bookings.hold_slot(
+    lapsed = await holds.hold_slot(
         db,
         hold_request(provider, first_customer, start, payment_deadline=now - timedelta(seconds=1)),
         now=now - timedelta(minutes=15),
     )
-    second = await bookings.hold_slot(db, hold_request(provider, second_customer, start), now=now)
+    second = await holds.hold_slot(db, hold_request(provider, second_customer, start), now=now)
 
     statuses = {row.id: row.status for row in await _rows(db, provider.provider_id)}
     assert statuses == {
         lapsed.booking_id: BookingStatus.EXPIRED,
         second.booking_id: BookingStatus.AWAITING_PAYMENT,
     }
-    with pytest.raises(bookings.HoldLost):
-        await bookings.confirm_booking(db, lapsed.booking_id, None, now=now)
+    with pytest.raises(booking_lifecycle.HoldLost):
+        await booking_lifecycle.confirm_booking(db, lapsed.booking_id, None, now=now)
 
 
 async def test_an_unexpired_hold_keeps_its_slot(db: Database) -> None:
     provider = await make_provider(db)
     start = future_local(provider.timezone, days_ahead=15)
-    await bookings.hold_slot(
+    await holds.hold_slot(
         db, hold_request(provider, await make_customer(db), start), now=datetime.now(UTC)
     )
     with pytest.raises(SlotTaken):
-        await bookings.hold_slot(
+        await holds.hold_slot(
             db, hold_request(provider, await make_customer(db), start), now=datetime.now(UTC)
         )
 
@@ -170,16 +170,16 @@ async def test_buffers_keep_neighbouring_bookings_apart(db: Database) -> None:
     provider = await make_provider(db, buffer_before_minutes=10, buffer_after_minutes=15)
     customer = await make_customer(db)
     ten = future_local(provider.timezone, days_ahead=16)
-    await bookings.hold_slot(db, hold_request(provider, customer, ten), now=datetime.now(UTC))
+    await holds.hold_slot(db, hold_request(provider, customer, ten), now=datetime.now(UTC))
     # 10:30 would start inside 10:00's 15-minute after-buffer (and its own 10-minute before-buffer).
     with pytest.raises(SlotTaken):
-        await bookings.hold_slot(
+        await holds.hold_slot(
             db,
             hold_request(provider, customer, ten + timedelta(minutes=30)),
             now=datetime.now(UTC),
         )
     # 11:00 leaves 10:30-10:45 (after) and 10:50-11:00 (before) apart: allowed.
-    await bookings.hold_slot(
+    await holds.hold_slot(
         db, hold_request(provider, customer, ten + timedelta(hours=1)), now=datetime.now(UTC)
     )
 
@@ -188,15 +188,13 @@ async def test_release_frees_the_slot_and_is_idempotent(db: Database) -> None:
     provider = await make_provider(db)
     customer = await make_customer(db)
     start = future_local(provider.timezone, days_ahead=17)
-    hold = await bookings.hold_slot(
-        db, hold_request(provider, customer, start), now=datetime.now(UTC)
-    )
+    hold = await holds.hold_slot(db, hold_request(provider, customer, start), now=datetime.now(UTC))
     release = ReleaseRequest(
         booking_id=hold.booking_id, status=BookingStatus.EXPIRED, reason="payment not received"
     )
-    assert await bookings.release_slot(db, release, now=datetime.now(UTC)) is True
-    assert await bookings.release_slot(db, release, now=datetime.now(UTC)) is False
-    again = await bookings.hold_slot(
+    assert await booking_lifecycle.release_slot(db, release, now=datetime.now(UTC)) is True
+    assert await booking_lifecycle.release_slot(db, release, now=datetime.now(UTC)) is False
+    again = await holds.hold_slot(
         db, hold_request(provider, customer, start), now=datetime.now(UTC)
     )
     async with db.session() as session:
@@ -215,10 +213,10 @@ async def test_release_frees_the_slot_and_is_idempotent(db: Database) -> None:
 async def test_stored_instants_come_back_aware_and_equal(db: Database) -> None:
     provider = await make_provider(db, timezone="Asia/Kolkata")
     start = future_local(provider.timezone, days_ahead=18)  # +05:30, a half-hour offset
-    hold = await bookings.hold_slot(
+    hold = await holds.hold_slot(
         db, hold_request(provider, await make_customer(db), start), now=datetime.now(UTC)
     )
-    state = await bookings.get_booking(db, hold.booking_id)
+    state = await booking_reads.get_booking(db, hold.booking_id)
     assert state is not None
     assert state.start == start and state.start.utcoffset() == timedelta(0)
     assert state.end == start + provider.duration
@@ -233,7 +231,7 @@ async def test_the_daily_maximum_holds_under_concurrent_holds(db: Database) -> N
     await _warm_pool(db, len(starts))
     results = await asyncio.gather(
         *(
-            bookings.hold_slot(db, hold_request(provider, c, s), now=datetime.now(UTC))
+            holds.hold_slot(db, hold_request(provider, c, s), now=datetime.now(UTC))
             for c, s in zip(customers, starts, strict=True)
         ),
         return_exceptions=True,

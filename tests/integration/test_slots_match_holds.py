@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from db import bookings, schedule
+from db import holds, schedule
 from db.engine import Database
 from db.models import (
     Appointment,
@@ -87,7 +87,7 @@ async def test_booking_any_offered_slot_succeeds_and_removes_exactly_what_it_ove
         if not offered:
             break
         chosen = offered[pick % len(offered)]
-        hold = await bookings.hold_slot(db, hold_request(provider, customer, chosen.start), now=now)
+        hold = await holds.hold_slot(db, hold_request(provider, customer, chosen.start), now=now)
         assert (hold.start, hold.end) == (chosen.start, chosen.end)
 
         after = await open_slots(db, provider.provider_id, provider.service_id, *window, now)
@@ -114,7 +114,7 @@ async def test_booking_any_offered_slot_succeeds_and_removes_exactly_what_it_ove
     probe = (offered[0].start if offered else window[0]) + timedelta(minutes=offset_minutes)
     if probe not in {s.start for s in offered}:
         with pytest.raises((SlotNotBookable, SlotTaken)):
-            await bookings.hold_slot(db, hold_request(provider, customer, probe), now=now)
+            await holds.hold_slot(db, hold_request(provider, customer, probe), now=now)
 
 
 async def _plain_read(

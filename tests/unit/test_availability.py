@@ -712,7 +712,7 @@ def test_exceptions_carry_code_and_detail_and_survive_pickling() -> None:
     copy = pickle.loads(pickle.dumps(error))
     assert (copy.code, copy.detail) == (error.code, error.detail)
 
-    taken = SlotTaken()  # db.bookings raises it without arguments
+    taken = SlotTaken()  # db.holds raises it without arguments
     assert taken.code == "slot_unavailable"
     assert "overlaps" in taken.detail
     explained = pickle.loads(pickle.dumps(SlotTaken("14:00 is taken")))

@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 
 from activities.payments.sandbox import IntentNotPayable
 from contract.errors import COMPENSATION_INCOMPLETE, SLOT_UNAVAILABLE
-from db import bookings
+from db import booking_reads
 from db.models import Appointment, PaymentTransaction, SandboxPaymentIntent
 from domain.booking_state import BookingStatus
 from tests.factories import future_local, make_customer, make_provider
@@ -165,7 +165,7 @@ async def test_a_free_booking_is_confirmed_without_payment(saga: Saga) -> None:
     _, held = await start_booking(saga, booking)
     assert held.payment is None
     assert held.status in (BookingStatus.CONFIRMED,)
-    state = await bookings.get_booking(saga.db, booking.booking_id)
+    state = await booking_reads.get_booking(saga.db, booking.booking_id)
     assert state is not None and state.status == BookingStatus.CONFIRMED
 
 

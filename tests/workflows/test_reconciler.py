@@ -20,7 +20,7 @@ from activities.reconcile import ReconcileActivities
 from config import Settings
 from contract.messages import Money, PaymentIntentRequest
 from contract.reconcile import EXPIRED_BY_RECONCILER, ReconcileReport, ReconcileRun
-from db import bookings
+from db import booking_lifecycle
 from db.engine import Database
 from db.models import Appointment, PaymentTransaction, SandboxPaymentIntent
 from domain.booking_state import BookingStatus
@@ -156,7 +156,9 @@ async def _pending_payment(reconciler: Reconciler, booking_id: uuid.UUID, price:
             description="test booking",
         )
     )
-    await bookings.record_payment_intent(reconciler.db, booking_id, intent, now=datetime.now(UTC))
+    await booking_lifecycle.record_payment_intent(
+        reconciler.db, booking_id, intent, now=datetime.now(UTC)
+    )
     return intent.id
 
 

@@ -1,0 +1,161 @@
+"""A booking's status after its hold (approval, confirmation, release, completion) and the
+payments recorded along the way."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID, uuid4
+
+from sqlalchemy import String, Table, Update, Uuid, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contract.messages import ApprovalWait, PaymentIntent, PaymentVoid, ReleaseRequest
+from db.engine import Database
+from db.models import Appointment, PaymentTransaction
+from db.types import UTCDateTime
+from domain.booking_state import ACTIVE_STATUSES, HOLD_STATUSES, BookingStatus
+
+_appointments = cast(Table, Appointment.__table__)
+_payments = cast(Table, PaymentTransaction.__table__)
+
+
+class HoldLost(Exception):
+    """The hold is gone (lapsed and taken, or released) by the time the booking confirms."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"the hold is no longer held (status {status})")
+        self.status = status
+
+
+async def release_slot(db: Database, request: ReleaseRequest, *, now: datetime) -> bool:
+    """End a booking that occupies its slot (a hold or a confirmed one) with the given status.
+
+    False if it no longer occupied it, so the undo step can run any number of times.
+    """
+    async with db.serialized() as session:
+        result = await session.execute(
+            update(Appointment)
+            .where(Appointment.id == request.booking_id)
+            .where(Appointment.status.in_(ACTIVE_STATUSES))
+            .values(
+                status=request.status,
+                cancel_reason=request.reason,
+                cancel_note=request.note,
+                hold_expires_at=None,
+                updated_at=now,
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _leave_hold(**values: Any) -> Update:
+    """A hold's move to its next status; matches nothing once the booking is no longer a hold."""
+    return (
+        update(_appointments)
+        .where(
+            _appointments.c.id == bindparam("booking_id", type_=Uuid),
+            _appointments.c.status.in_(HOLD_STATUSES),
+        )
+        .values(updated_at=bindparam("now", type_=UTCDateTime), **values)
+    )
+
+
+_AWAIT_APPROVAL = _leave_hold(
+    status=BookingStatus.AWAITING_APPROVAL,
+    hold_expires_at=bindparam("deadline", type_=UTCDateTime),
+)
+_CONFIRM = _leave_hold(status=BookingStatus.CONFIRMED, hold_expires_at=None)
+_STATUS_OF = select(_appointments.c.status).where(
+    _appointments.c.id == bindparam("booking_id", type_=Uuid)
+)
+_PAYMENT_SUCCEEDED = (
+    update(_payments)
+    .where(_payments.c.intent_id == bindparam("intent", type_=String))
+    .values(status="succeeded", updated_at=bindparam("now", type_=UTCDateTime))
+)
+
+
+async def await_approval(db: Database, wait: ApprovalWait, *, now: datetime) -> None:
+    """Keep the hold until the provider decides; a paid intent is recorded as succeeded."""
+    async with db.serialized_transaction() as connection:
+        moved = await connection.execute(
+            _AWAIT_APPROVAL, {"booking_id": wait.booking_id, "deadline": wait.deadline, "now": now}
+        )
+        if not moved.rowcount:
+            raise HoldLost(await _status_of(connection, wait.booking_id))
+        await _payment_succeeded(connection, wait.intent_id, now)
+
+
+async def confirm_booking(
+    db: Database, booking_id: UUID, intent_id: str | None, *, now: datetime
+) -> None:
+    """Turn the hold into a confirmed booking (and its payment into a succeeded one)."""
+    async with db.serialized_transaction() as connection:
+        moved = await connection.execute(_CONFIRM, {"booking_id": booking_id, "now": now})
+        if not moved.rowcount:
+            status = await _status_of(connection, booking_id)
+            if status == BookingStatus.CONFIRMED:
+                return  # a retried confirmation
+            raise HoldLost(status)
+        await _payment_succeeded(connection, intent_id, now)
+
+
+async def _status_of(connection: AsyncConnection, booking_id: UUID) -> str:
+    status = await connection.scalar(_STATUS_OF, {"booking_id": booking_id})
+    return "missing" if status is None else str(status)
+
+
+async def _payment_succeeded(
+    connection: AsyncConnection, intent_id: str | None, now: datetime
+) -> None:
+    if intent_id is not None:
+        await connection.execute(_PAYMENT_SUCCEEDED, {"intent": intent_id, "now": now})
+
+
+async def record_payment_intent(
+    db: Database, booking_id: UUID, intent: PaymentIntent, *, now: datetime
+) -> None:
+    """Record the intent once: a retried activity finds it there and changes nothing."""
+    insert_new = sqlite_insert if db.dialect == "sqlite" else postgresql_insert
+    async with db.transaction() as connection:
+        await connection.execute(
+            insert_new(_payments)
+            .values(
+                id=uuid4(),
+                appointment_id=booking_id,
+                gateway=intent.gateway,
+                intent_id=intent.id,
+                amount=intent.amount,
+                currency=intent.currency,
+                status=intent.status,
+                refunded_amount=0,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[_payments.c.intent_id])
+        )
+
+
+async def record_payment_void(db: Database, void: PaymentVoid, *, now: datetime) -> None:
+    status = "refunded" if void.refunded_amount else "canceled"
+    async with db.serialized() as session:
+        await session.execute(
+            update(PaymentTransaction)
+            .where(PaymentTransaction.intent_id == void.intent_id)
+            .values(status=status, refunded_amount=void.refunded_amount, updated_at=now)
+        )
+
+
+async def complete_booking(db: Database, booking_id: UUID, *, now: datetime) -> bool:
+    """Mark a confirmed appointment that has ended as completed; False if it was not confirmed."""
+    async with db.serialized() as session:
+        result = await session.execute(
+            update(Appointment)
+            .where(Appointment.id == booking_id)
+            .where(Appointment.status == BookingStatus.CONFIRMED)
+            .values(status=BookingStatus.COMPLETED, updated_at=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
