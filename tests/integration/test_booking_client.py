@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 
 from activities.booking import BookingActivities
 from contract.messages import CancelRequest, PaymentVoid, VoidPaymentRequest
-from db import bookings
+from db import booking_reads
 from domain.booking_state import BookingStatus
 from tests.factories import future_local, make_customer, make_provider
 from tests.integration.api_helpers import sign_up
@@ -111,5 +111,32 @@ async def test_reads_fall_back_to_the_database_while_temporal_is_down(
     # Shown in the zone the booking was made in, from the database too.
     assert read.json()["start"] == booked.json()["start"]
     assert cancel.status_code == 503 and cancel.headers["Retry-After"], cancel.text
-    stored = await bookings.get_booking(saga.db, uuid.UUID(booked.json()["id"]))
+    stored = await booking_reads.get_booking(saga.db, uuid.UUID(booked.json()["id"]))
     assert stored is not None and stored.status == BookingStatus.AWAITING_PAYMENT
+
+
+async def test_a_cancel_reason_of_500_characters_is_kept_and_501_refused(
+    api: httpx.AsyncClient, saga: Saga
+) -> None:
+    """The reason went into a 500-character column after 'cancelled by the customer: ', so on
+    PostgreSQL the release failed and was retried forever; now it is a note of its own."""
+    provider = await make_provider(saga.db)
+    customer = await sign_up(api)
+    booked = await api.post(
+        "/appointments",
+        json={
+            "service_id": str(provider.service_id),
+            "start": future_local(provider.timezone).isoformat(),
+        },
+        headers=customer,
+    )
+    url = f"/appointments/{booked.json()['id']}/cancel"
+
+    too_long = await api.put(url, json={"reason": "x" * 501}, headers=customer)
+    assert too_long.status_code == 422 and too_long.json()["code"] == "validation_error"
+
+    cancelled = await api.put(url, json={"reason": "é" * 500}, headers=customer)
+    assert cancelled.status_code == 200, cancelled.text
+    assert (cancelled.json()["status"], cancelled.json()["note"]) == ("cancelled", "é" * 500)
+    stored = await booking_reads.get_booking(saga.db, uuid.UUID(booked.json()["id"]))
+    assert stored is not None and (stored.status, stored.note) == ("cancelled", "é" * 500)
