@@ -17,6 +17,7 @@ from domain.booking_state import BookingStatus
 from tests.factories import future_local, make_provider
 from tests.integration.api_helpers import assert_error, sign_up
 from tests.temporal_fixtures import Saga
+from tests.workflows.helpers import sandbox_intent
 from workflows.booking import BookingWorkflow
 from workflows.client import workflow_id
 
@@ -58,13 +59,6 @@ async def _webhook(api: httpx.AsyncClient, payload: bytes) -> httpx.Response:
         content=payload,
         headers={"Stripe-Signature": events.sign(payload, SECRET)},
     )
-
-
-async def _intent(saga: Saga, intent_id: str) -> SandboxPaymentIntent:
-    async with saga.db.session() as session:
-        intent = await session.get(SandboxPaymentIntent, intent_id)
-    assert intent is not None
-    return intent
 
 
 async def test_100_repeats_of_a_webhook_signal_nothing_and_the_history_stays_bounded(
@@ -152,10 +146,10 @@ async def test_a_payment_that_lands_after_the_booking_closed_is_refunded_once(
     assert refunding.status_code == 200, refunding.text
     assert "refunded" in refunding.json()["detail"]
     for _ in range(100):
-        if (await _intent(saga, intent_id)).amount_refunded:
+        if (await sandbox_intent(saga, intent_id)).amount_refunded:
             break
         await asyncio.sleep(0.05)
-    assert (await _intent(saga, intent_id)).amount_refunded == booking["price"]["amount"]
+    assert (await sandbox_intent(saga, intent_id)).amount_refunded == booking["price"]["amount"]
 
     repeat = await _webhook(api, payload)
     assert repeat.json()["duplicate"] is True
@@ -178,7 +172,7 @@ async def test_a_late_event_for_a_booking_confirmed_with_that_payment_is_not_ref
 
     assert response.status_code == 200, response.text
     assert "confirmed with this payment" in response.json()["detail"]
-    assert (await _intent(saga, intent_id)).amount_refunded == 0
+    assert (await sandbox_intent(saga, intent_id)).amount_refunded == 0
 
 
 async def test_the_sandbox_checkout_pays_only_for_the_bookings_customer(
@@ -193,13 +187,13 @@ async def test_the_sandbox_checkout_pays_only_for_the_bookings_customer(
         404,
         "payment_not_found",
     )
-    assert (await _intent(saga, intent_id)).status == "requires_payment_method"
+    assert (await sandbox_intent(saga, intent_id)).status == "requires_payment_method"
 
 
 async def _sandbox_row(saga: Saga, intent_id: str):  # type: ignore[no-untyped-def]
     from activities.payments.sandbox import _Intent
 
-    intent = await _intent(saga, intent_id)
+    intent = await sandbox_intent(saga, intent_id)
     return _Intent(intent.id, intent.amount, intent.currency, intent.status, intent.booking_id)
 
 

@@ -19,6 +19,7 @@ from contract.messages import (
     HoldRequest,
     PaymentEvent,
 )
+from db.models import Appointment, SandboxPaymentIntent
 from domain.booking_state import BookingStatus
 from tests.factories import ProviderFixture
 from tests.temporal_fixtures import Saga
@@ -109,3 +110,19 @@ def activities_losing_the_hold_answer(activities: BookingActivities) -> list[Cal
         raise ApplicationError("connection lost after commit", type="Lost", non_retryable=True)
 
     return [hold_slot, *(a for a in activities.all() if a != activities.hold_slot)]
+
+
+async def appointment_row(saga: Saga, booking_id: object) -> Appointment:
+    """The booking's row as stored."""
+    async with saga.db.session() as session:
+        row = await session.get(Appointment, booking_id)
+    assert row is not None
+    return row
+
+
+async def sandbox_intent(saga: Saga, intent_id: str) -> SandboxPaymentIntent:
+    """The sandbox gateway's own record of an intent (what Stripe would hold)."""
+    async with saga.db.session() as session:
+        intent = await session.get(SandboxPaymentIntent, intent_id)
+    assert intent is not None
+    return intent

@@ -10,27 +10,19 @@ from temporalio.exceptions import ApplicationError
 
 from contract.errors import NOT_AWAITING_APPROVAL, NOT_CANCELLABLE, NOT_RESCHEDULABLE
 from contract.messages import CancelRequest, Decision, RescheduleRequest
-from db.models import Appointment, SandboxPaymentIntent
 from domain.booking_state import BookingStatus
 from tests.factories import future_local, make_customer, make_provider
 from tests.temporal_fixtures import Saga
-from tests.workflows.helpers import booking_input, pay, start_booking, status_becomes
+from tests.workflows.helpers import (
+    appointment_row,
+    booking_input,
+    pay,
+    sandbox_intent,
+    start_booking,
+    status_becomes,
+)
 from workflows import search_attributes
 from workflows.booking import BookingWorkflow
-
-
-async def _row(saga: Saga, booking_id: object) -> Appointment:
-    async with saga.db.session() as session:
-        row = await session.get(Appointment, booking_id)
-    assert row is not None
-    return row
-
-
-async def _intent(saga: Saga, intent_id: str) -> SandboxPaymentIntent:
-    async with saga.db.session() as session:
-        intent = await session.get(SandboxPaymentIntent, intent_id)
-    assert intent is not None
-    return intent
 
 
 async def _confirmed_booking(saga: Saga, *, days_ahead: int = 7):  # type: ignore[no-untyped-def]
@@ -60,13 +52,13 @@ async def test_cancelling_while_awaiting_payment_voids_the_intent_and_frees_the_
     assert state.status == BookingStatus.CANCELLED
     assert (state.reason, state.note) == ("cancelled by the customer", "changed my mind")
     assert state.payment is not None and state.payment.status == "canceled"
-    row = await _row(saga, booking.booking_id)
+    row = await appointment_row(saga, booking.booking_id)
     assert (row.status, row.cancel_reason, row.cancel_note) == (
         BookingStatus.CANCELLED,
         "cancelled by the customer",
         "changed my mind",
     )
-    assert (await _intent(saga, held.payment.id)).status == "canceled"
+    assert (await sandbox_intent(saga, held.payment.id)).status == "canceled"
     _, again = await start_booking(
         saga, booking_input(provider, await make_customer(saga.db), slot)
     )
@@ -84,9 +76,9 @@ async def test_a_customer_cancelling_a_day_or_more_ahead_is_refunded(saga: Saga)
         BookingStatus.CANCELLED,
         "refunded",
     )
-    row = await _row(saga, booking.booking_id)
+    row = await appointment_row(saga, booking.booking_id)
     assert (row.status, row.cancel_reason) == (BookingStatus.CANCELLED, "cancelled by the customer")
-    intent = await _intent(saga, intent_id)
+    intent = await sandbox_intent(saga, intent_id)
     assert intent.amount_refunded == intent.amount
 
 
@@ -103,8 +95,8 @@ async def test_a_customer_cancelling_within_a_day_is_not_refunded(saga: Saga) ->
     assert state.status == BookingStatus.CANCELLED
     assert state.payment is not None and state.payment.status == "succeeded"
     assert state.reason is not None and "not refunded" in state.reason
-    assert (await _intent(saga, intent_id)).amount_refunded == 0
-    assert (await _row(saga, booking.booking_id)).status == BookingStatus.CANCELLED
+    assert (await sandbox_intent(saga, intent_id)).amount_refunded == 0
+    assert (await appointment_row(saga, booking.booking_id)).status == BookingStatus.CANCELLED
 
 
 async def test_a_provider_cancelling_even_at_the_last_minute_refunds(saga: Saga) -> None:
@@ -116,7 +108,7 @@ async def test_a_provider_cancelling_even_at_the_last_minute_refunds(saga: Saga)
     )
 
     assert state.payment is not None and state.payment.status == "refunded"
-    intent = await _intent(saga, intent_id)
+    intent = await sandbox_intent(saga, intent_id)
     assert intent.amount_refunded == intent.amount
 
 
@@ -142,12 +134,12 @@ async def test_without_auto_confirm_a_paid_booking_waits_for_the_provider(saga: 
 
     waiting = await status_becomes(handle, BookingStatus.AWAITING_APPROVAL)
     assert waiting.payment is not None and waiting.payment.status == "succeeded"
-    row = await _row(saga, booking.booking_id)
+    row = await appointment_row(saga, booking.booking_id)
     assert row.status == BookingStatus.AWAITING_APPROVAL and row.hold_expires_at is not None
 
     approved = await handle.execute_update(BookingWorkflow.approve, Decision())
     assert approved.status == BookingStatus.CONFIRMED
-    assert (await _row(saga, booking.booking_id)).status == BookingStatus.CONFIRMED
+    assert (await appointment_row(saga, booking.booking_id)).status == BookingStatus.CONFIRMED
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(BookingWorkflow.decline, Decision())
     cause = refused.value.cause
@@ -165,8 +157,8 @@ async def test_a_declined_booking_is_refunded_and_frees_the_slot(saga: Saga) -> 
     declined = await handle.execute_update(BookingWorkflow.decline, Decision(reason="fully booked"))
 
     assert (declined.status, declined.reason) == (BookingStatus.DECLINED, "fully booked")
-    assert (await _row(saga, booking.booking_id)).status == BookingStatus.DECLINED
-    intent = await _intent(saga, held.payment.id)
+    assert (await appointment_row(saga, booking.booking_id)).status == BookingStatus.DECLINED
+    intent = await sandbox_intent(saga, held.payment.id)
     assert intent.amount_refunded == intent.amount
 
 
@@ -182,7 +174,7 @@ async def test_an_unanswered_booking_expires_at_the_deadline_and_is_refunded(sag
 
     assert outcome.status == BookingStatus.EXPIRED
     assert outcome.reason == "the provider did not answer before the deadline"
-    intent = await _intent(saga, held.payment.id)
+    intent = await sandbox_intent(saga, held.payment.id)
     assert intent.amount_refunded == intent.amount
 
 
@@ -206,14 +198,14 @@ async def test_a_moved_booking_completes_at_its_new_end_not_its_old_one(saga: Sa
         BookingWorkflow.reschedule, RescheduleRequest(start=later, requested_by="provider")
     )
     assert (state.status, state.start) == (BookingStatus.CONFIRMED, later)
-    assert (await _row(saga, booking.booking_id)).start_at == later
+    assert (await appointment_row(saga, booking.booking_id)).start_at == later
     described = await handle.describe()
     assert described.typed_search_attributes.get(search_attributes.APPOINTMENT_START) == later
 
     old_end = booking.start + timedelta(minutes=30)
     await saga.env.sleep(old_end - await saga.env.get_current_time() + timedelta(hours=1))
     assert (await handle.query(BookingWorkflow.state)).status == BookingStatus.CONFIRMED
-    assert (await _row(saga, booking.booking_id)).status == BookingStatus.CONFIRMED
+    assert (await appointment_row(saga, booking.booking_id)).status == BookingStatus.CONFIRMED
 
     await saga.env.sleep(later - await saga.env.get_current_time() + timedelta(hours=1))
     assert (await handle.result()).status == BookingStatus.COMPLETED
@@ -233,7 +225,7 @@ async def test_the_refund_rule_counts_from_the_new_start(saga: Saga) -> None:
         BookingWorkflow.cancel, CancelRequest(cancelled_by="customer")
     )
     assert state.payment is not None and state.payment.status == "refunded"
-    intent = await _intent(saga, intent_id)
+    intent = await sandbox_intent(saga, intent_id)
     assert intent.amount_refunded == intent.amount
 
 
@@ -251,4 +243,4 @@ async def test_a_reschedule_while_awaiting_payment_is_refused_by_the_validator(
         )
     assert isinstance(refused.value.cause, ApplicationError)
     assert refused.value.cause.type == NOT_RESCHEDULABLE
-    assert (await _row(saga, booking.booking_id)).start_at == slot
+    assert (await appointment_row(saga, booking.booking_id)).start_at == slot

@@ -21,24 +21,17 @@ from db.models import Appointment, PaymentTransaction, SandboxPaymentIntent
 from domain.booking_state import BookingStatus
 from tests.factories import future_local, make_customer, make_provider
 from tests.temporal_fixtures import Saga
-from tests.workflows.helpers import booking_input, pay, start_booking, status_becomes
+from tests.workflows.helpers import (
+    appointment_row,
+    booking_input,
+    pay,
+    sandbox_intent,
+    start_booking,
+    status_becomes,
+)
 from workflows import search_attributes
 from workflows.booking import BookingWorkflow
 from workflows.client import workflow_id
-
-
-async def _row(saga: Saga, booking_id: object) -> Appointment:
-    async with saga.db.session() as session:
-        row = await session.get(Appointment, booking_id)
-    assert row is not None
-    return row
-
-
-async def _intent(saga: Saga, intent_id: str) -> SandboxPaymentIntent:
-    async with saga.db.session() as session:
-        intent = await session.get(SandboxPaymentIntent, intent_id)
-    assert intent is not None
-    return intent
 
 
 async def _transaction_status(saga: Saga, intent_id: str) -> str | None:
@@ -64,7 +57,9 @@ async def test_a_paid_booking_is_confirmed_then_completed_after_it_ends(saga: Sa
     assert held.status == BookingStatus.AWAITING_PAYMENT
     assert held.payment is not None and held.payment.amount == provider.price
     assert held.hold_expires_at is not None
-    assert (await _row(saga, booking.booking_id)).status == BookingStatus.AWAITING_PAYMENT
+    assert (
+        await appointment_row(saga, booking.booking_id)
+    ).status == BookingStatus.AWAITING_PAYMENT
 
     handle = saga.client.get_workflow_handle_for(
         BookingWorkflow.run, workflow_id(booking.booking_id)
@@ -74,7 +69,7 @@ async def test_a_paid_booking_is_confirmed_then_completed_after_it_ends(saga: Sa
 
     assert confirmed.hold_expires_at is None
     assert confirmed.payment is not None and confirmed.payment.status == "succeeded"
-    row = await _row(saga, booking.booking_id)
+    row = await appointment_row(saga, booking.booking_id)
     assert (row.status, row.hold_expires_at) == (BookingStatus.CONFIRMED, None)
     assert await _transaction_status(saga, held.payment.id) == "succeeded"
     description = await handle.describe()
@@ -84,7 +79,7 @@ async def test_a_paid_booking_is_confirmed_then_completed_after_it_ends(saga: Sa
     await saga.env.sleep(confirmed.end - confirmed.start + timedelta(days=8))
     outcome = await handle.result()
     assert outcome.status == BookingStatus.COMPLETED
-    assert (await _row(saga, booking.booking_id)).status == BookingStatus.COMPLETED
+    assert (await appointment_row(saga, booking.booking_id)).status == BookingStatus.COMPLETED
 
 
 async def test_an_unpaid_hold_expires_releases_the_slot_and_it_can_be_booked_again(
@@ -99,8 +94,8 @@ async def test_an_unpaid_hold_expires_releases_the_slot_and_it_can_be_booked_aga
     outcome = await handle.result()  # the 15-minute payment timer fires in skipped time
 
     assert outcome.status == BookingStatus.EXPIRED
-    assert (await _row(saga, booking.booking_id)).status == BookingStatus.EXPIRED
-    assert (await _intent(saga, held.payment.id)).status == "canceled"
+    assert (await appointment_row(saga, booking.booking_id)).status == BookingStatus.EXPIRED
+    assert (await sandbox_intent(saga, held.payment.id)).status == "canceled"
     assert await _transaction_status(saga, held.payment.id) == "canceled"
     with pytest.raises(IntentNotPayable):  # a late payment cannot be taken
         await saga.payments.checkout(held.payment.id, succeed=True)
@@ -153,10 +148,10 @@ async def test_a_payment_that_arrives_after_the_hold_was_lost_is_refunded(saga: 
     outcome = await handle.result()
 
     assert outcome.status == BookingStatus.EXPIRED
-    intent = await _intent(saga, held.payment.id)
+    intent = await sandbox_intent(saga, held.payment.id)
     assert (intent.status, intent.amount_refunded) == ("succeeded", provider.price)
     assert await _transaction_status(saga, held.payment.id) == "refunded"
-    assert (await _row(saga, other.booking_id)).status == BookingStatus.AWAITING_PAYMENT
+    assert (await appointment_row(saga, other.booking_id)).status == BookingStatus.AWAITING_PAYMENT
 
 
 async def test_a_free_booking_is_confirmed_without_payment(saga: Saga) -> None:
@@ -180,8 +175,8 @@ async def test_cancelling_the_workflow_undoes_the_hold_and_the_payment(saga: Sag
         await handle.result()
 
     assert isinstance(failed.value.cause, CancelledError)
-    assert (await _row(saga, booking.booking_id)).status == BookingStatus.CANCELLED
-    assert (await _intent(saga, held.payment.id)).status == "canceled"
+    assert (await appointment_row(saga, booking.booking_id)).status == BookingStatus.CANCELLED
+    assert (await sandbox_intent(saga, held.payment.id)).status == "canceled"
 
 
 async def test_an_event_for_another_payment_intent_does_not_confirm(saga: Saga) -> None:
@@ -221,7 +216,7 @@ async def test_a_payment_that_cannot_be_voided_still_frees_the_slot_and_flags_th
     assert isinstance(failed.value.cause, ApplicationError)
     assert failed.value.cause.type == COMPENSATION_INCOMPLETE
     assert held.payment.id in failed.value.cause.message
-    assert (await _row(saga, booking.booking_id)).status == BookingStatus.EXPIRED
+    assert (await appointment_row(saga, booking.booking_id)).status == BookingStatus.EXPIRED
     _, again = await start_booking(
         saga, booking_input(provider, await make_customer(saga.db), slot)
     )

@@ -12,26 +12,19 @@ from temporalio.exceptions import ApplicationError
 
 from contract.errors import NOT_RESCHEDULABLE
 from contract.messages import RescheduleRequest
-from db.models import Appointment, PaymentTransaction, SandboxPaymentIntent
+from db.models import PaymentTransaction
 from domain.booking_state import BookingStatus
 from tests.factories import future_local, make_customer, make_provider
 from tests.temporal_fixtures import Saga
-from tests.workflows.helpers import booking_input, pay, start_booking, status_becomes
+from tests.workflows.helpers import (
+    appointment_row,
+    booking_input,
+    pay,
+    sandbox_intent,
+    start_booking,
+    status_becomes,
+)
 from workflows.booking import BookingWorkflow
-
-
-async def _row(saga: Saga, booking_id: object) -> Appointment:
-    async with saga.db.session() as session:
-        row = await session.get(Appointment, booking_id)
-    assert row is not None
-    return row
-
-
-async def _intent(saga: Saga, intent_id: str) -> SandboxPaymentIntent:
-    async with saga.db.session() as session:
-        intent = await session.get(SandboxPaymentIntent, intent_id)
-    assert intent is not None
-    return intent
 
 
 async def test_a_declined_card_keeps_the_booking_waiting_and_a_retry_confirms(saga: Saga) -> None:
@@ -46,12 +39,14 @@ async def test_a_declined_card_keeps_the_booking_waiting_and_a_retry_confirms(sa
         BookingStatus.AWAITING_PAYMENT,
         "Your card was declined.",
     )
-    assert (await _row(saga, booking.booking_id)).status == BookingStatus.AWAITING_PAYMENT
+    assert (
+        await appointment_row(saga, booking.booking_id)
+    ).status == BookingStatus.AWAITING_PAYMENT
 
     await pay(saga, handle, held, succeed=True)  # the same intent, another card
     confirmed = await status_becomes(handle, BookingStatus.CONFIRMED)
     assert confirmed.payment_failure is None
-    assert (await _row(saga, booking.booking_id)).status == BookingStatus.CONFIRMED
+    assert (await appointment_row(saga, booking.booking_id)).status == BookingStatus.CONFIRMED
 
 
 async def test_declined_until_the_deadline_expires_and_cancels_the_intent(saga: Saga) -> None:
@@ -64,8 +59,8 @@ async def test_declined_until_the_deadline_expires_and_cancels_the_intent(saga: 
     outcome = await handle.result()
 
     assert outcome.status == BookingStatus.EXPIRED
-    assert (await _row(saga, booking.booking_id)).status == BookingStatus.EXPIRED
-    assert (await _intent(saga, held.payment.id)).status == "canceled"
+    assert (await appointment_row(saga, booking.booking_id)).status == BookingStatus.EXPIRED
+    assert (await sandbox_intent(saga, held.payment.id)).status == "canceled"
 
 
 async def test_a_payment_whose_webhook_never_came_confirms_at_the_deadline(saga: Saga) -> None:
@@ -81,7 +76,7 @@ async def test_a_payment_whose_webhook_never_came_confirms_at_the_deadline(saga:
     confirmed = await status_becomes(handle, BookingStatus.CONFIRMED)
 
     assert confirmed.payment is not None and confirmed.payment.status == "succeeded"
-    assert (await _intent(saga, held.payment.id)).amount_refunded == 0
+    assert (await sandbox_intent(saga, held.payment.id)).amount_refunded == 0
     async with saga.db.session() as session:
         status = await session.scalar(
             select(PaymentTransaction.status).where(PaymentTransaction.intent_id == held.payment.id)
