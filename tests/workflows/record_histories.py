@@ -17,18 +17,21 @@ import contextlib
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import update
-from temporalio.client import WorkflowFailureError
+from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.booking import BookingActivities
 from activities.payments.sandbox import SandboxPaymentGateway
+from activities.reconcile import ReconcileActivities
 from config import Settings
-from contract.messages import CancelRequest, Decision, RescheduleRequest
+from contract.messages import CancelRequest, Decision, RescheduleRequest, VoidPaymentRequest
+from contract.reconcile import ReconcileRun
 from db.engine import Database
 from db.migrate import upgrade_to_head
 from db.models import Appointment, SandboxPaymentIntent
@@ -46,10 +49,15 @@ from tests.workflows.helpers import (
     status_becomes,
 )
 from workflows.booking import PATCHES, BookingWorkflow
+from workflows.late_payment import LatePaymentRefund
+from workflows.reconciler import ReconcilerWorkflow
+
+# Every workflow the worker runs: each has its histories recorded and replayed.
+WORKFLOWS = [BookingWorkflow, LatePaymentRefund, ReconcilerWorkflow]
 
 HISTORIES = Path(__file__).parent / "histories"
 
-Path_ = Callable[[Saga], Awaitable[BookingHandle]]
+Path_ = Callable[[Saga], Awaitable[WorkflowHandle[Any, Any]]]
 Activities = Callable[[BookingActivities], list[Callable[..., object]]]
 PATHS: dict[str, Path_] = {}
 # The activities a path's worker runs, where they are not the real ones.
@@ -312,6 +320,67 @@ async def _compensation_incomplete(saga: Saga) -> BookingHandle:
     return handle
 
 
+@path("late_payment_refunded")
+async def _late_payment_refund(saga: Saga) -> WorkflowHandle[Any, Any]:
+    """LatePaymentRefund: a payment that succeeded after its booking expired goes back."""
+    _, booking, held = await _booked(saga)
+    await _ends(booking)  # expired: nobody paid in time
+    async with saga.db.session() as session, session.begin():
+        await session.execute(
+            update(SandboxPaymentIntent)
+            .where(SandboxPaymentIntent.id == held.payment.id)  # type: ignore[attr-defined]
+            .values(status="succeeded")
+        )
+    handle = await saga.client.start_workflow(
+        LatePaymentRefund.run,
+        VoidPaymentRequest(
+            booking_id=held.booking_id,  # type: ignore[attr-defined]
+            intent_id=held.payment.id,  # type: ignore[attr-defined]
+            idempotency_key=f"late-payment:{held.payment.id}",  # type: ignore[attr-defined]
+            reason="paid after the booking had ended",
+        ),
+        id=f"late-payment-{held.payment.id}",  # type: ignore[attr-defined]
+        task_queue=saga.task_queue,
+    )
+    await handle.result()
+    return handle
+
+
+@path("reconciler_released_a_lapsed_hold")
+async def _reconciled(saga: Saga) -> WorkflowHandle[Any, Any]:
+    """ReconcilerWorkflow: a hold past its deadline whose workflow is gone is expired."""
+    made = await make_provider(saga.db)
+    start = future_local(made.timezone)
+    now = datetime.now(UTC)
+    async with saga.db.session() as session, session.begin():
+        session.add(
+            Appointment(
+                id=uuid.uuid4(),
+                provider_id=made.provider_id,
+                service_id=made.service_id,
+                customer_id=await make_customer(saga.db),
+                start_at=start,
+                end_at=start + made.duration,
+                blocked_start=start,
+                blocked_end=start + made.duration,
+                status=BookingStatus.AWAITING_PAYMENT,
+                hold_expires_at=now - timedelta(hours=1),
+                price_amount=made.price,
+                currency="USD",
+                created_at=now - timedelta(days=1),
+                updated_at=now - timedelta(days=1),
+            )
+        )
+    handle = await saga.client.start_workflow(
+        ReconcilerWorkflow.run,
+        ReconcileRun(grace=timedelta(minutes=10), provider_id=made.provider_id),
+        id=f"booking-reconciler-{uuid.uuid4()}",
+        task_queue=saga.task_queue,
+    )
+    await handle.result()
+    return handle
+
+
 async def record(names: list[str], into: Path) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings(
@@ -336,8 +405,11 @@ async def record(names: list[str], into: Path) -> None:
                     async with Worker(
                         env.client,
                         task_queue=task_queue,
-                        workflows=[BookingWorkflow],
-                        activities=ACTIVITIES.get(name, BookingActivities.all)(activities),
+                        workflows=WORKFLOWS,
+                        activities=[
+                            *ACTIVITIES.get(name, BookingActivities.all)(activities),
+                            *ReconcileActivities(db, env.client, payments).all(),
+                        ],
                     ):
                         saga = Saga(env, env.client, task_queue, db, payments)
                         handle = await PATHS[name](saga)

@@ -14,8 +14,8 @@ from temporalio.workflow import NondeterminismError
 
 from contract.messages import BookingInput
 from tests.temporal_fixtures import converter_for_tests
-from tests.workflows.record_histories import HISTORIES, PATHS, era
-from workflows.booking import PATCHES, BookingWorkflow
+from tests.workflows.record_histories import HISTORIES, PATHS, WORKFLOWS, era
+from workflows.booking import PATCHES
 
 RECORDED = sorted(HISTORIES.glob("*/*.json"))
 
@@ -26,7 +26,7 @@ def _history(file: Path) -> WorkflowHistory:
 
 @pytest.mark.parametrize("file", RECORDED, ids=[f"{f.parent.name}/{f.stem}" for f in RECORDED])
 async def test_a_recorded_history_replays_on_todays_code(file: Path) -> None:
-    replayer = Replayer(workflows=[BookingWorkflow], data_converter=converter_for_tests())
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=converter_for_tests())
     await replayer.replay_workflow(_history(file))
 
 
