@@ -49,6 +49,8 @@ class NoopBookingWorkflow:
             await self._step(noop_payment_intent, "Create payment intent")
         finally:
             self._answered = True
+        # The saga records a patch marker here (workflow.patched): the baseline pays for it too.
+        workflow.patched("payment-retries-and-deadline-check")
         await workflow.wait_condition(lambda: self._paid, timeout=booking.payment_timeout)
         await self._step(noop_confirm, "Confirm the booking")
         self._set_status("confirmed")
