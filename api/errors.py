@@ -13,7 +13,12 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
-from workflows.client import BookingEngineUnavailable, BookingPending, BookingRefused
+from workflows.client import (
+    BookingEngineUnavailable,
+    BookingPending,
+    BookingRefused,
+    lazy_connect_failed,
+)
 
 log = logging.getLogger("booking.api")
 
@@ -59,11 +64,6 @@ def _temporal_down(err: RPCError) -> bool:
     return err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
 
 
-def _lazy_connect_failed(err: RuntimeError) -> bool:
-    # What a lazily connected temporalio Client raises when its first connection fails.
-    return str(err).startswith("Failed client connect")
-
-
 # A dependency's failure -> the 503 it answers; the first row whose type and test match wins.
 # Anything else of these types is a bug and answers 500.
 DEPENDENCY_FAILURES: tuple[tuple[type[Exception], Callable[[Any], bool], APIError], ...] = (
@@ -73,7 +73,7 @@ DEPENDENCY_FAILURES: tuple[tuple[type[Exception], Callable[[Any], bool], APIErro
     (sa_exc.TimeoutError, _always, DATABASE_UNAVAILABLE),  # pool checkout
     (OSError, _always, DATABASE_UNAVAILABLE),  # TimeoutError, ConnectionRefusedError, ...
     (RPCError, _temporal_down, BOOKING_ENGINE_UNAVAILABLE),
-    (RuntimeError, _lazy_connect_failed, BOOKING_ENGINE_UNAVAILABLE),
+    (RuntimeError, lazy_connect_failed, BOOKING_ENGINE_UNAVAILABLE),
 )
 
 

@@ -280,9 +280,14 @@ async def _engine(call: Awaitable[T]) -> T:
             raise _NotFound() from err
         raise BookingEngineUnavailable(f"the booking engine cannot be reached: {err}") from err
     except RuntimeError as err:
-        if str(err).startswith("Failed client connect"):
+        if lazy_connect_failed(err):
             raise BookingEngineUnavailable("the booking engine cannot be reached") from err
         raise
+
+
+def lazy_connect_failed(err: RuntimeError) -> bool:
+    """What a lazily connected temporalio Client raises when its first connection fails."""
+    return str(err).startswith("Failed client connect")
 
 
 def _refused(err: WorkflowUpdateFailedError) -> BookingRefused | BookingEngineUnavailable:
