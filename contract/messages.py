@@ -182,6 +182,8 @@ class BookingState(Model):
     # The canceller's own words.
     note: str | None = None
     reschedules: int = 0
+    # The provider's decision once taken (it may still be being carried out).
+    decision: Literal["approved", "declined"] | None = None
 
 
 class BookingOutcome(Model):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Literal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -111,6 +112,7 @@ PATCHES: tuple[str, ...] = (
 # The gateway's answer at the deadline: bounded, the slot's hold has lapsed meanwhile.
 GATEWAY_CHECK_DEADLINE = timedelta(minutes=5)
 HOLD_FAILED = "HoldFailed"
+_VERDICTS: dict[bool, Literal["approved", "declined"]] = {True: "approved", False: "declined"}
 
 
 class BookingEnded(Exception):
@@ -364,6 +366,7 @@ class BookingWorkflow:
             else None,
             note=self._cancel.reason or None if self._cancel else None,
             reschedules=self._moves,
+            decision=None if self._decision is None else _VERDICTS[self._decision[0]],
         )
 
     @workflow.query

@@ -48,7 +48,6 @@ log = logging.getLogger("booking.client")
 T = TypeVar("T")
 
 EARLY_RETURN_TIMEOUT = timedelta(seconds=20)
-QUERY_TIMEOUT = timedelta(seconds=5)
 SIGNAL_TIMEOUT = timedelta(seconds=10)
 ACCEPT_WITHIN = timedelta(seconds=5)
 ANSWER_WITHIN = timedelta(seconds=10)
@@ -151,15 +150,27 @@ class BookingClient:
     async def state(self, booking_id: UUID) -> BookingState | None:
         """The running booking's state; None once it has closed, or if nobody can answer now
         (the database then has the last committed state)."""
+        try:
+            return await self.live_state(booking_id)
+        except BookingEngineUnavailable as err:
+            log.debug("state query for %s fell back to the database: %s", booking_id, err)
+            return None
+
+    async def live_state(self, booking_id: UUID) -> BookingState | None:
+        """The running booking's state, None once it has closed; BookingEngineUnavailable if
+        nobody answers within `accept_within` (no worker, or Temporal unreachable). A request
+        that would change the booking asks this first, so it hears 'unavailable' in one wait,
+        not in two."""
         handle = self._client.get_workflow_handle(workflow_id(booking_id))
         try:
-            state: BookingState = await handle.query(
-                BookingWorkflow.state,
-                reject_condition=QueryRejectCondition.NOT_OPEN,
-                rpc_timeout=QUERY_TIMEOUT,
+            state: BookingState = await _engine(
+                handle.query(
+                    BookingWorkflow.state,
+                    reject_condition=QueryRejectCondition.NOT_OPEN,
+                    rpc_timeout=timedelta(seconds=self._accept_within),
+                )
             )
-        except (WorkflowQueryRejectedError, RPCError, RuntimeError) as err:
-            log.debug("state query for %s fell back to the database: %s", booking_id, err)
+        except (WorkflowQueryRejectedError, _NotFound):
             return None
         return None if state.status == "rejected" else state
 

@@ -22,7 +22,7 @@ from db.catalog import get_service
 from db.users import Account
 from domain.availability import SlotTaken
 from domain.booking_state import BookingStatus
-from workflows.client import Answer, BookingClient, BookingClosed
+from workflows.client import Answer, BookingClient, BookingClosed, BookingRefused
 
 router = APIRouter(prefix="/appointments", tags=["appointments"])
 
@@ -138,7 +138,7 @@ async def get_appointment(
 ) -> AppointmentPublic:
     """The booking as it is now: live from its workflow, or from the database once it has
     closed or while the booking engine cannot answer."""
-    state = await _visible_state(booking_client, db, user, appointment_id)
+    state = await _visible_state(booking_client, db, user, appointment_id, to_change=False)
     return _public(state, user, timezone)
 
 
@@ -212,13 +212,9 @@ async def approve_appointment(
     response: Response,
     body: DecisionBody | None = None,
 ) -> AppointmentPublic:
-    """The provider confirms a booking that waits for their approval."""
-    state = await _provider_state(booking_client, db, user, appointment_id)
-    decision = Decision(reason=body.reason if body else "")
-    answer = await _closed_means_conflict(
-        booking_client.approve(appointment_id, decision), state, "not_awaiting_approval"
-    )
-    return _answered(answer, response, user)
+    """The provider confirms a booking that waits for their approval. Approving again is
+    harmless: the answer is the booking as the first approval left it."""
+    return await _decide(booking_client, db, user, appointment_id, response, body, approve=True)
 
 
 @router.post(
@@ -233,22 +229,69 @@ async def decline_appointment(
     response: Response,
     body: DecisionBody | None = None,
 ) -> AppointmentPublic:
-    """The provider turns down a booking that waits for their approval; it is refunded."""
+    """The provider turns down a booking that waits for their approval; it is refunded.
+    Declining again is harmless."""
+    return await _decide(booking_client, db, user, appointment_id, response, body, approve=False)
+
+
+async def _decide(
+    booking_client: BookingClient,
+    db: DatabaseDep,
+    user: Account,
+    appointment_id: UUID,
+    response: Response,
+    body: DecisionBody | None,
+    *,
+    approve: bool,
+) -> AppointmentPublic:
+    """Send the provider's decision once: a repeat (its first answer lost to a timeout or a
+    503) answers with the booking as that decision left it, never a 409."""
     state = await _provider_state(booking_client, db, user, appointment_id)
-    decision = Decision(reason=body.reason if body else "")
-    answer = await _closed_means_conflict(
-        booking_client.decline(appointment_id, decision), state, "not_awaiting_approval"
+    if not _already_decided(state, approve):
+        send = booking_client.approve if approve else booking_client.decline
+        try:
+            answer = await _closed_means_conflict(
+                send(appointment_id, Decision(reason=body.reason if body else "")),
+                state,
+                "not_awaiting_approval",
+            )
+        except BookingRefused as refused:
+            # The first try may have been taken between our read and this request.
+            state = await booking_client.state(appointment_id) or state
+            if refused.code != "not_awaiting_approval" or not _already_decided(state, approve):
+                raise
+        else:
+            return _answered(answer, response, user)
+    finished = state.status != BookingStatus.AWAITING_APPROVAL
+    return _answered(Answer(state, finished), response, user)
+
+
+def _already_decided(state: BookingState, approve: bool) -> bool:
+    """Whether this same decision was taken already (and may still be being carried out)."""
+    if approve:
+        return state.decision == "approved" and state.status in (
+            BookingStatus.AWAITING_APPROVAL,
+            BookingStatus.CONFIRMED,
+        )
+    return state.status == BookingStatus.DECLINED or (
+        state.decision == "declined" and state.status == BookingStatus.AWAITING_APPROVAL
     )
-    return _answered(answer, response, user)
 
 
 async def _visible_state(
-    booking_client: BookingClient, db: DatabaseDep, user: Account, appointment_id: UUID
+    booking_client: BookingClient,
+    db: DatabaseDep,
+    user: Account,
+    appointment_id: UUID,
+    *,
+    to_change: bool = True,
 ) -> BookingState:
-    """The booking's state if `user` may see it; 404 otherwise, whether it exists or not."""
-    state = await booking_client.state(appointment_id) or await booking_reads.get_booking(
-        db, appointment_id
-    )
+    """The booking's state if `user` may see it; 404 otherwise, whether it exists or not.
+
+    A read falls back to the database when the booking engine cannot answer; a request
+    `to_change` the booking hears 503 at once then, as the change itself would fail too."""
+    live = booking_client.live_state if to_change else booking_client.state
+    state = await live(appointment_id) or await booking_reads.get_booking(db, appointment_id)
     if state is None or not _may_see(user, state):
         raise not_found("appointment")
     return state

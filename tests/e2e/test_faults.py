@@ -62,18 +62,14 @@ def replace_worker(stack: Stack) -> None:
 
 
 async def approve(http: httpx.AsyncClient, booking_id: object, provider: dict[str, str]) -> None:
-    """Approve, sending it again after a 503 as its Retry-After says.
-
-    A repeat whose first try was taken after all answers 409 not_awaiting_approval ("the booking
-    is confirmed"), not the confirmed booking (reported with issue #10); the caller then checks
-    that the booking is confirmed."""
+    """Approve, sending it again after a 503 as its Retry-After says. A repeat whose first try
+    was taken after all answers with the booking, as the first would have."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 60
     while True:
         approved = await http.post(f"/appointments/{booking_id}/approve", headers=provider)
         if approved.status_code in (200, 202):
-            return
-        if approved.status_code == 409 and approved.json()["code"] == "not_awaiting_approval":
+            assert approved.json()["status"] in ("awaiting_approval", "confirmed"), approved.text
             return
         assert_unavailable(approved, "booking_engine_unavailable")
         assert loop.time() < deadline, f"no worker took the approval within 60s: {approved.text}"

@@ -173,11 +173,18 @@ async def test_a_provider_approves_or_declines_over_http(
         f"/appointments/{second['id']}/decline", json={"reason": "away that day"}, headers=provider
     )
     assert declined.json()["status"] == "declined" and declined.json()["reason"] == "away that day"
-    assert_error(
-        await api.post(f"/appointments/{first['id']}/decline", headers=provider),
-        409,
-        "not_awaiting_approval",
-    )
+    # The same decision again (a retry after a lost answer) is harmless: the booking as it is.
+    for url, status in (
+        (f"{first['id']}/approve", "confirmed"),
+        (f"{second['id']}/decline", "declined"),
+    ):
+        again = await api.post(f"/appointments/{url}", headers=provider)
+        assert again.status_code == 200 and again.json()["status"] == status, again.text
+    # The other decision is refused.
+    for url in (f"{first['id']}/decline", f"{second['id']}/approve"):
+        assert_error(
+            await api.post(f"/appointments/{url}", headers=provider), 409, "not_awaiting_approval"
+        )
 
 
 async def test_an_admin_sees_and_cancels_any_booking(api: httpx.AsyncClient, saga: Saga) -> None:
