@@ -126,12 +126,18 @@ class SandboxPaymentGateway:
         """Nothing to close: the intents live in the app database."""
 
     async def checkout(self, intent_id: str, *, succeed: bool) -> tuple[bytes, str]:
-        """Pay (or fail to pay) as a customer would; returns the signed webhook to deliver."""
+        """Pay (or fail to pay) as a customer would; returns the signed webhook to deliver.
+        Paying a paid intent again returns its success event again."""
         async with self._db.serialized_transaction() as connection:
             found = (await connection.execute(_BY_ID, {"intent": intent_id})).first()
             if found is None:
                 raise UnknownIntent(intent_id)
             intent = _Intent(*found)
+            if succeed and intent.status == SUCCEEDED:
+                # Paid already (the first checkout's answer may have been lost): send its
+                # event again, same id, as Stripe redelivers an event not yet taken.
+                payload = self._event(intent, succeed=True)
+                return payload, events.sign(payload, self._webhook_secret)
             if intent.status != REQUIRES_PAYMENT:
                 raise IntentNotPayable(intent.status)
             if succeed:
@@ -158,7 +164,11 @@ class SandboxPaymentGateway:
     def _event(self, intent: _Intent, *, succeed: bool) -> bytes:
         created = int(self._clock().timestamp())
         body = {
-            "id": f"evt_sandbox_{secrets.token_hex(12)}",
+            # One success per intent, so its event id is the intent's; each declined attempt
+            # is an event of its own.
+            "id": f"evt_sandbox_{intent.id}_succeeded"
+            if succeed
+            else f"evt_sandbox_{secrets.token_hex(12)}",
             "object": "event",
             "api_version": "2024-06-20",
             "created": created,

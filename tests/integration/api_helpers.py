@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -56,3 +58,17 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     assert body["code"] == code, body
     assert isinstance(body["detail"], str) and body["detail"], body
     return body
+
+
+@asynccontextmanager
+async def api_without_temporal(api: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    """The same app and database as `api`, with its Temporal address pointing at nothing."""
+    from api.main import create_app
+    from devstack.processes import free_port
+
+    settings = api._transport.app.state.services.settings  # type: ignore[attr-defined]
+    down = create_app(settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"}))
+    async with down.router.lifespan_context(down):
+        transport = httpx.ASGITransport(app=down)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+            yield client

@@ -19,7 +19,7 @@ from db import booking_reads
 from db.models import Appointment
 from domain.booking_state import BookingStatus
 from tests.factories import future_local, make_provider
-from tests.integration.api_helpers import assert_error, sign_up
+from tests.integration.api_helpers import api_without_temporal, assert_error, sign_up
 from tests.temporal_fixtures import Saga
 
 
@@ -260,7 +260,7 @@ async def test_a_signed_event_of_another_type_is_acknowledged_and_ignored(
     assert response.status_code == 200 and response.json()["handled"] is False
 
 
-async def test_the_sandbox_checkout_refuses_unknown_and_already_paid_intents(
+async def test_the_sandbox_checkout_repeats_a_paid_intent_and_refuses_unknown_and_void_ones(
     api: httpx.AsyncClient, saga: Saga
 ) -> None:
     provider = await make_provider(saga.db)
@@ -268,15 +268,61 @@ async def test_the_sandbox_checkout_refuses_unknown_and_already_paid_intents(
     booked = (
         await _book(api, customer, provider.service_id, future_local(provider.timezone).isoformat())
     ).json()
-    intent = booked["payment"]["intent_id"]
-    pay = f"/sandbox/payments/{intent}/succeed"
-    assert (await api.post(pay, headers=customer)).status_code == 200
-    assert_error(await api.post(pay, headers=customer), 409, "payment_not_payable")
+    pay = f"/sandbox/payments/{booked['payment']['intent_id']}/succeed"
+    first = await api.post(pay, headers=customer)
+    assert first.status_code == 200 and first.json()["booking"]["status"] == "confirmed"
+
+    # Paying again (the first answer lost, say) sends the same event: taken once, no harm.
+    again = await api.post(pay, headers=customer)
+    assert again.status_code == 200, again.text
+    assert again.json()["webhook"]["body"]["duplicate"] is True
+    assert again.json()["booking"]["status"] == "confirmed"
+
+    other = (
+        await _book(
+            api,
+            customer,
+            provider.service_id,
+            future_local(provider.timezone, days_ahead=9).isoformat(),
+        )
+    ).json()
+    cancel = await api.put(f"/appointments/{other['id']}/cancel", headers=customer)
+    assert cancel.json()["status"] == "cancelled", cancel.text
+    assert_error(
+        await api.post(
+            f"/sandbox/payments/{other['payment']['intent_id']}/succeed", headers=customer
+        ),
+        409,
+        "payment_not_payable",
+    )
     assert_error(
         await api.post("/sandbox/payments/pi_nope/succeed", headers=customer),
         404,
         "payment_not_found",
     )
+
+
+async def test_a_checkout_cut_off_by_a_temporal_outage_confirms_when_repeated(
+    api: httpx.AsyncClient, saga: Saga
+) -> None:
+    """The card is charged and the event kept, but the booking cannot be told: 503. Paying again
+    delivers the kept event, so the booking confirms now, not at its deadline."""
+    provider = await make_provider(saga.db)
+    customer = await sign_up(api)
+    booked = (
+        await _book(api, customer, provider.service_id, future_local(provider.timezone).isoformat())
+    ).json()
+    pay = f"/sandbox/payments/{booked['payment']['intent_id']}/succeed"
+    async with api_without_temporal(api) as down:
+        cut_off = await down.post(pay, headers=customer)
+    assert_error(cut_off, 503, "booking_engine_unavailable")
+    assert cut_off.headers["Retry-After"]
+
+    again = await api.post(pay, headers=customer)
+
+    assert again.status_code == 200, again.text
+    assert again.json()["webhook"]["body"]["duplicate"] is False
+    assert again.json()["booking"]["status"] == "confirmed"
 
 
 async def test_health_and_readiness(api: httpx.AsyncClient) -> None:
