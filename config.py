@@ -7,6 +7,8 @@ import binascii
 from functools import lru_cache
 from typing import Literal
 
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.serialization import load_der_public_key
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -42,6 +44,29 @@ class Settings(BaseSettings):
     stripe_api_key: SecretStr | None = None
     stripe_api_base: str | None = None
 
+    # Messages: the sandbox records and renders every message and sends none.
+    email_backend: Literal["sandbox", "sendgrid", "smtp"] = "sandbox"
+    sms_backend: Literal["sandbox", "twilio"] = "sandbox"
+    notify_from_email: str = "bookings@example.com"
+    notify_from_name: str = "Bookings"
+    # Where people reach the API (links in messages, Twilio's status callbacks).
+    public_base_url: str = "http://127.0.0.1:8000"
+    sendgrid_api_key: SecretStr | None = None
+    # Only to point the SDK at a local peer in tests; SendGrid's own host otherwise.
+    sendgrid_api_base: str | None = None
+    # SendGrid's signed event webhook: its ECDSA public key (base64 DER, as SendGrid shows it).
+    sendgrid_webhook_public_key: str | None = None
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, gt=0, lt=65536)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    # Only to point the SDK at a local peer in tests; Twilio's own host otherwise.
+    twilio_api_base: str | None = None
+
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_ttl_minutes: int = Field(default=60, gt=0)
 
@@ -60,6 +85,21 @@ class Settings(BaseSettings):
             raise ValueError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
         return url
 
+    @field_validator("sendgrid_webhook_public_key")
+    @classmethod
+    def _readable_sendgrid_key(cls, key: str | None) -> str | None:
+        if key is None:
+            return None
+        try:
+            public_key = load_der_public_key(base64.b64decode(key, validate=True))
+        except (binascii.Error, ValueError):
+            raise ValueError(
+                "SENDGRID_WEBHOOK_PUBLIC_KEY must be the base64 public key SendGrid shows"
+            ) from None
+        if not isinstance(public_key, EllipticCurvePublicKey):
+            raise ValueError("SENDGRID_WEBHOOK_PUBLIC_KEY must be an ECDSA public key")
+        return key
+
     @field_validator("payload_encryption_keys")
     @classmethod
     def _well_formed_payload_keys(cls, keys: SecretStr) -> SecretStr:
@@ -68,6 +108,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _real_secrets_outside_development(self) -> Settings:
+        if self.email_backend == "sendgrid" and self.sendgrid_api_key is None:
+            raise ValueError("SENDGRID_API_KEY is required when EMAIL_BACKEND=sendgrid")
+        if self.sms_backend == "twilio" and not (
+            self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number
+        ):
+            raise ValueError(
+                "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER are required when "
+                "SMS_BACKEND=twilio"
+            )
         if self.environment == "development":
             return self
         for name in ("payment_webhook_secret", "jwt_secret"):

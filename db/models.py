@@ -35,7 +35,10 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(256))
     full_name: Mapped[str] = mapped_column(String(200))
+    # E.164; SMS goes to it only with the opt-in (Twilio's STOP turns it off).
     phone: Mapped[str | None] = mapped_column(String(32))
+    email_notifications: Mapped[bool] = mapped_column(Boolean, default=True)
+    sms_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -70,6 +73,8 @@ class Service(Base):
     min_notice_minutes: Mapped[int] = mapped_column(Integer, default=0)
     horizon_days: Mapped[int] = mapped_column(Integer, default=90)
     max_per_day: Mapped[int | None] = mapped_column(Integer)
+    # Reminder lead times in minutes before the start, comma-separated ("1440,60").
+    reminder_offsets: Mapped[str] = mapped_column(String(200), default="1440,60")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -178,19 +183,38 @@ class PaymentEvent(Base):
 
 
 class Notification(Base):
+    """One message to one person on one channel, and what became of it (migration 0005)."""
+
     __tablename__ = "notifications"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     appointment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("appointments.id"), index=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     channel: Mapped[str] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str] = mapped_column(String(320))
+    # pending -> sent -> delivered, or failed (contract.notifications.Delivery).
     status: Mapped[str] = mapped_column(String(16))
-    # Unique per booking and message, so a retried activity never sends twice.
+    # Unique per booking, event, person and channel, so a retried activity never sends twice.
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    # The vendor's message id (SendGrid's, Twilio's SID): its status reports name it.
     external_id: Mapped[str | None] = mapped_column(String(255))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    ics: Mapped[str | None] = mapped_column(Text)
+    ics_sequence: Mapped[int | None] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_notifications_user_created", "user_id", "created_at"),
+        Index("ix_notifications_external_id", "external_id"),
+    )
 
 
 class SandboxPaymentIntent(Base):
