@@ -11,6 +11,7 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.booking import BookingActivities
+from activities.notifications.teller import Teller, teller_from_settings
 from activities.payments import gateway_from_settings
 from activities.payments.port import PaymentGateway
 from activities.reconcile import ReconcileActivities
@@ -26,9 +27,9 @@ log = logging.getLogger("booking.worker")
 
 
 def build_worker(
-    client: Client, settings: Settings, db: Database, payments: PaymentGateway
+    client: Client, settings: Settings, db: Database, payments: PaymentGateway, teller: Teller
 ) -> Worker:
-    activities = BookingActivities(db, payments)
+    activities = BookingActivities(db, payments, teller)
     reconcile = ReconcileActivities(db, client, payments)
     return Worker(
         client,
@@ -47,7 +48,8 @@ async def run(settings: Settings) -> None:
     db = Database.from_settings(settings)
     client = await connect(settings)
     payments = gateway_from_settings(settings, db)
-    worker = build_worker(client, settings, db, payments)
+    teller = teller_from_settings(settings, db)
+    worker = build_worker(client, settings, db, payments, teller)
     await ensure_reconciler_schedule(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -59,6 +61,8 @@ async def run(settings: Settings) -> None:
             await stop.wait()
     finally:
         await payments.aclose()
+        await teller.email.aclose()
+        await teller.sms.aclose()
         await db.dispose()
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DataError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities.notifications.teller import Teller, sandbox_teller
 from activities.payments.port import PaymentGateway
 from contract.errors import (
     DATA_REJECTED,
@@ -34,6 +35,7 @@ from contract.messages import (
     ReleaseRequest,
     VoidPaymentRequest,
 )
+from contract.notifications import Tell
 from db import booking_lifecycle, holds
 from db.engine import Database
 from domain.availability import SlotNotBookable, SlotTaken
@@ -45,10 +47,15 @@ def utc_now() -> datetime:
 
 class BookingActivities:
     def __init__(
-        self, db: Database, payments: PaymentGateway, clock: Callable[[], datetime] = utc_now
+        self,
+        db: Database,
+        payments: PaymentGateway,
+        teller: Teller | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._db = db
         self._payments = payments
+        self._teller = teller or sandbox_teller(db, clock)
         self._clock = clock
 
     @activity.defn
@@ -106,6 +113,11 @@ class BookingActivities:
             raise _hold_lost(err) from err
 
     @activity.defn
+    async def tell_people(self, tell: Tell) -> None:
+        """Email and SMS the booking's people about what happened, once per message."""
+        await self._teller.tell(tell)
+
+    @activity.defn
     async def complete_booking(self, request: BookingRef) -> bool:
         return await booking_lifecycle.complete_booking(
             self._db, request.booking_id, now=self._clock()
@@ -122,6 +134,7 @@ class BookingActivities:
             self.payment_status,
             self.confirm_booking,
             self.complete_booking,
+            self.tell_people,
         ]
 
 

@@ -41,4 +41,9 @@ async def noop_confirm(booking: NoopBooking) -> NoopState:
     return NoopState(booking_id=booking.booking_id, status="confirmed")
 
 
-ACTIVITIES = [noop_hold, noop_payment_intent, noop_confirm]
+@activity.defn
+async def noop_tell(booking: NoopBooking) -> None:
+    """The confirmation message: the saga sends it as an activity beside the booking."""
+
+
+ACTIVITIES = [noop_hold, noop_payment_intent, noop_confirm, noop_tell]

@@ -2,7 +2,9 @@
 
 Started with update-with-start whose update returns after two no-op activities (like the hold
 and the payment intent); then it waits for the payment signal with a timeout, then runs one
-more no-op activity (like the confirmation). Same data converter as the app.
+more no-op activity (like the confirmation), then, as the saga does once confirmed, a no-op
+activity for the confirmation message and a timer for the first reminder. Same data converter
+as the app.
 
 `--profile` also runs what-if variants of it: local activities instead of activities, and the
 search-attribute upserts and summaries the booking saga writes.
@@ -10,6 +12,7 @@ search-attribute upserts and summaries the booking saga writes.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -25,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         noop_confirm,
         noop_hold,
         noop_payment_intent,
+        noop_tell,
     )
     from workflows.search_attributes import BOOKING_STATUS
 
@@ -54,6 +58,14 @@ class NoopBookingWorkflow:
         await workflow.wait_condition(lambda: self._paid, timeout=booking.payment_timeout)
         await self._step(noop_confirm, "Confirm the booking")
         self._set_status("confirmed")
+        # The saga's messages and reminders (its second patch marker, a regular activity and a
+        # reminder's timer), so the ratio stays honest as the saga grows.
+        workflow.patched("notifications-and-reminders")
+        reminder = asyncio.create_task(workflow.sleep(timedelta(days=1)))
+        await workflow.execute_activity(
+            noop_tell, self._booking, start_to_close_timeout=STEP_TIMEOUT, retry_policy=RETRY
+        )
+        reminder.cancel()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state()
 

@@ -34,6 +34,8 @@ class BookingInput(Model):
     approval_timeout: timedelta = timedelta(hours=48)
     # Each move adds to the history of a workflow that may live for months: it is capped.
     max_reschedules: int = 10
+    # The service's reminder lead times, in minutes before the start.
+    reminder_leads_minutes: tuple[int, ...] = (24 * 60, 60)
 
 
 class BookingRef(Model):

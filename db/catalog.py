@@ -20,6 +20,7 @@ class ServiceInfo:
     duration_minutes: int
     price_amount: int
     currency: str
+    reminder_offsets: str
 
 
 _services = Service.__table__.c
@@ -34,6 +35,7 @@ _ACTIVE_SERVICE = (
         _services.duration_minutes,
         _services.price_amount,
         _services.currency,
+        _services.reminder_offsets,
     )
     .join_from(Service.__table__, ProviderProfile.__table__, _services.provider_id == _profiles.id)
     .where(_services.id == bindparam("service_id", type_=Uuid), _services.active.is_(True))

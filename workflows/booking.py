@@ -17,6 +17,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as StepTimedOut
 
+from workflows.announcements import Announcer
+
 with workflow.unsafe.imports_passed_through():
     from activities.booking import BookingActivities
     from contract.errors import (
@@ -50,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         RescheduleRequest,
         VoidPaymentRequest,
     )
+    from contract.notifications import Kind
     from domain.booking_state import (
         ACTIVE_STATUSES,
         STORED_STATUSES,
@@ -102,12 +105,15 @@ REFUND_DEADLINE = "refund-deadline-survives-moves"
 END_WAITS_FOR_MOVE = "end-waits-for-move"
 # A booking that fails waits for its in-flight update handlers first.
 HANDLERS_BEFORE_FAILURE = "handlers-before-failure"
+# The booking tells its people (email, SMS, invites) and sends reminders from timers.
+NOTIFICATIONS = "notifications-and-reminders"
 PATCHES: tuple[str, ...] = (
     PAYMENT_RETRIES,
     RELEASE_UNANSWERED_HOLD,
     REFUND_DEADLINE,
     END_WAITS_FOR_MOVE,
     HANDLERS_BEFORE_FAILURE,
+    NOTIFICATIONS,
 )
 # The gateway's answer at the deadline: bounded, the slot's hold has lapsed meanwhile.
 GATEWAY_CHECK_DEADLINE = timedelta(minutes=5)
@@ -146,17 +152,21 @@ class BookingWorkflow:
         self._refund_until: datetime | None = None
         self._moves = 0
         self._ended = False
+        self._announce = Announcer(booking.booking_id)
 
     @workflow.run
     async def run(self, booking: BookingInput) -> BookingOutcome:
         undo: list[Undo] = []
         failure: BaseException | None = None
+        # Decided once, first: a booking started before messages existed never sends any.
+        self._announce.enabled = workflow.patched(NOTIFICATIONS)
         try:
             await self._hold_slot(undo)
             if self._hold is not None:
                 await self._collect_payment(undo)
                 await self._await_approval()
                 await self._confirm()
+                self._announce_confirmed()
                 await self._attend()
             elif self._hold_unanswered:
                 raise BookingEnded(BookingStatus.REJECTED, self._reason or "not held")
@@ -169,6 +179,7 @@ class BookingWorkflow:
             failure = await self._compensate(undo, BookingStatus.CANCELLED, reason) or err
         finally:
             self._answered = True
+        await self._announce.finished()
         if failure is not None:
             if not workflow.all_handlers_finished() and workflow.patched(HANDLERS_BEFORE_FAILURE):
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -257,8 +268,16 @@ class BookingWorkflow:
         finally:
             self._moving = False
         assert self._hold is not None
+        previous_start = self._hold.start
         self._hold = self._hold.model_copy(update={"start": moved.start, "end": moved.end})
         self._moves += 1
+        self._announce.tell(
+            Kind.RESCHEDULED,
+            f"rescheduled:{self._moves}",
+            sequence=self._moves,
+            previous_start=previous_start,
+            provider_kind=Kind.PROVIDER_RESCHEDULED,
+        )
         if self._refund_until is not None:
             self._refund_until = refund_deadline_after_move(
                 refund_until=self._refund_until,
@@ -343,6 +362,12 @@ class BookingWorkflow:
         intent = self._payment
         if not event.succeeded and intent is not None and event.intent_id == intent.id:
             self._payment_failure = event.failure_message or "declined"
+            if self._status == BookingStatus.AWAITING_PAYMENT:
+                self._announce.tell(
+                    Kind.PAYMENT_FAILED,
+                    f"payment-failed:{event.event_id}",
+                    reason=self._payment_failure,
+                )
 
     @workflow.query
     def state(self) -> BookingState:
@@ -539,6 +564,11 @@ class BookingWorkflow:
             update={"status": BookingStatus.AWAITING_APPROVAL, "hold_expires_at": deadline}
         )
         self._set_status(BookingStatus.AWAITING_APPROVAL)
+        self._announce.tell(
+            Kind.AWAITING_APPROVAL,
+            "awaiting-approval",
+            provider_kind=Kind.PROVIDER_APPROVAL_REQUESTED,
+        )
         try:
             await workflow.wait_condition(
                 lambda: self._decision is not None or self._cancel is not None,
@@ -664,6 +694,7 @@ class BookingWorkflow:
         an operator sees it."""
         self._ending = status
         self._reason = reason
+        was = self._status
         failed: list[str] = []
         for step in reversed(undo):
             try:
@@ -674,6 +705,7 @@ class BookingWorkflow:
         if self._hold is not None:
             self._hold = self._hold.model_copy(update={"status": status, "hold_expires_at": None})
         self._set_status(status)
+        self._announce_ending(was, status)
         if not failed:
             return None
         return ApplicationError(
@@ -682,6 +714,50 @@ class BookingWorkflow:
             type=COMPENSATION_INCOMPLETE,
             non_retryable=True,
         )
+
+    def _announce_confirmed(self) -> None:
+        assert self._hold is not None
+        approved = self._decision is not None
+        self._announce.tell(
+            Kind.APPROVED if approved else Kind.CONFIRMED,
+            "confirmed",
+            provider_kind=None if approved else Kind.PROVIDER_NEW_BOOKING,
+        )
+        self._announce.start_reminders(
+            self._booking.reminder_leads_minutes,
+            start_of=lambda: self._hold.start if self._hold else self._booking.start,
+            over=self._over,
+        )
+
+    def _over(self) -> bool:
+        """Nothing more to remind of: cancelled, ended, or the appointment's time has come."""
+        return self._cancel is not None or self._ended or self._status in TERMINAL_STATUSES
+
+    def _announce_ending(self, was: BookingStatus, status: BookingStatus) -> None:
+        """Tell the customer how the booking ended, and the provider if they knew of it."""
+        if was == BookingStatus.REQUESTED:
+            return  # never held: the caller was answered at once
+        paid_back = self._payment is not None and self._payment.status == "refunded"
+        kept = self._payment is not None and self._payment.status == "succeeded"
+        refunded = True if paid_back else (False if kept else None)
+        kinds = {
+            BookingStatus.EXPIRED: Kind.EXPIRED,
+            BookingStatus.DECLINED: Kind.DECLINED,
+            BookingStatus.PAYMENT_FAILED: Kind.PAYMENT_FAILED,
+        }
+        known_to_provider = was in (BookingStatus.CONFIRMED, BookingStatus.AWAITING_APPROVAL)
+        if status in kinds:
+            self._announce.tell(kinds[status], status.value, refunded=refunded, reason=self._reason)
+        elif status == BookingStatus.CANCELLED:
+            self._announce.tell(
+                Kind.CANCELLED,
+                "cancelled",
+                sequence=self._moves + 1,
+                by=self._cancel.cancelled_by if self._cancel else None,
+                refunded=refunded,
+                reason=(self._cancel.reason if self._cancel else "") or self._reason,
+                provider_kind=Kind.PROVIDER_CANCELLED if known_to_provider else None,
+            )
 
     async def _release_slot(self) -> None:
         if self._hold is None and not self._hold_unanswered:

@@ -17,11 +17,12 @@ from api.schemas.appointments import (
     RescheduleBody,
 )
 from contract.messages import BookingInput, BookingState, CancelRequest, Decision, RescheduleRequest
-from db import booking_reads
+from db import booking_reads, notifications
 from db.catalog import get_service
 from db.users import Account
 from domain.availability import SlotTaken
 from domain.booking_state import BookingStatus
+from domain.reminders import leads_from_text
 from workflows.client import Answer, BookingClient, BookingClosed, BookingRefused
 
 router = APIRouter(prefix="/appointments", tags=["appointments"])
@@ -80,6 +81,7 @@ async def create_appointment(
         payment_timeout=timedelta(seconds=settings.payment_timeout_seconds),
         approval_timeout=timedelta(hours=settings.approval_timeout_hours),
         max_reschedules=settings.max_reschedules,
+        reminder_leads_minutes=leads_from_text(service.reminder_offsets),
     )
     start_utc = body.start.astimezone(UTC)
     end_utc = start_utc + timedelta(minutes=service.duration_minutes)
@@ -140,6 +142,29 @@ async def get_appointment(
     closed or while the booking engine cannot answer."""
     state = await _visible_state(booking_client, db, user, appointment_id, to_change=False)
     return _public(state, user, timezone)
+
+
+@router.get(
+    "/{appointment_id}/calendar.ics",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/calendar": {}}, "description": "the booking's current invite"},
+        404: {"description": "no such booking of yours, or no invite yet (not confirmed)"},
+    },
+)
+async def get_invite(
+    appointment_id: UUID, user: CurrentUser, db: DatabaseDep, booking_client: BookingsDep
+) -> Response:
+    """The booking's current calendar invite: the last one sent (a cancel's withdraws it)."""
+    await _visible_state(booking_client, db, user, appointment_id, to_change=False)
+    ics = await notifications.latest_invite(db, appointment_id)
+    if ics is None:
+        raise APIError(404, "no_invite", "this booking has sent no invite yet: it is not confirmed")
+    return Response(
+        ics,
+        media_type="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="booking-{appointment_id}.ics"'},
+    )
 
 
 @router.put(

@@ -13,6 +13,13 @@ from api.schemas.common import Clock, EndClock, Strict, zone_name
 from contract.messages import Money
 from db.models import ProviderProfile, Service
 from domain.availability import Schedule, Slot, WorkingInterval
+from domain.reminders import (
+    DEFAULT_LEADS_MINUTES,
+    MAX_LEAD_MINUTES,
+    MAX_REMINDERS,
+    leads_from_text,
+    leads_to_text,
+)
 
 # Dates a calendar is asked about: wide, yet far enough from date.min/max that a day's bounds
 # in any zone, and a week or a horizon after it, still exist.
@@ -28,6 +35,7 @@ def _in_calendar(day: date) -> date:
 
 
 CalendarDay = Annotated[date, AfterValidator(_in_calendar)]
+ReminderLead = Annotated[int, Field(ge=1, le=MAX_LEAD_MINUTES)]
 
 # Stripe's largest charge; also keeps an amount inside the database's 64-bit integer.
 MAX_PRICE_AMOUNT = 99_999_999
@@ -134,6 +142,11 @@ class _ServiceFields(Strict):
     min_notice_minutes: int = Field(default=0, ge=0, le=60 * 24 * 60)
     horizon_days: int = Field(default=90, ge=1, le=730)
     max_per_day: int | None = Field(default=None, ge=1, le=1000)
+    reminders_minutes_before: list[ReminderLead] = Field(
+        default=list(DEFAULT_LEADS_MINUTES),
+        max_length=MAX_REMINDERS,
+        description="when customers are reminded, in minutes before the start (none: [])",
+    )
 
     _priceable = field_validator("price")(_priceable)
 
@@ -142,6 +155,9 @@ def _columns(fields: dict[str, Any]) -> dict[str, Any]:
     price = fields.pop("price", None)
     if price is not None:
         fields["price_amount"], fields["currency"] = price["amount"], price["currency"]
+    leads = fields.pop("reminders_minutes_before", None)
+    if leads is not None:
+        fields["reminder_offsets"] = leads_to_text(leads)
     return fields
 
 
@@ -165,6 +181,9 @@ class ServiceUpdate(Strict):
     min_notice_minutes: int | None = Field(default=None, ge=0, le=60 * 24 * 60)
     horizon_days: int | None = Field(default=None, ge=1, le=730)
     max_per_day: int | None = Field(default=None, ge=1, le=1000)
+    reminders_minutes_before: list[ReminderLead] | None = Field(
+        default=None, max_length=MAX_REMINDERS
+    )
     active: bool | None = None
 
     _priceable = field_validator("price")(_priceable)
@@ -192,6 +211,7 @@ class ServicePublic(BaseModel):
     min_notice_minutes: int
     horizon_days: int
     max_per_day: int | None
+    reminders_minutes_before: list[int]
     active: bool
 
     @classmethod
@@ -208,6 +228,7 @@ class ServicePublic(BaseModel):
             min_notice_minutes=service.min_notice_minutes,
             horizon_days=service.horizon_days,
             max_per_day=service.max_per_day,
+            reminders_minutes_before=list(leads_from_text(service.reminder_offsets)),
             active=service.active,
         )
 

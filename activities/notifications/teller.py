@@ -1,0 +1,222 @@
+"""Tell a booking's people what happened: render, record once, send, and keep what became of it.
+
+A message never fails the booking: a refusal is recorded as failed; a vendor that cannot take
+it now makes the activity retry (after its Retry-After), sending only what is still pending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from uuid import UUID
+
+from temporalio.exceptions import ApplicationError
+
+from activities.notifications.facts import BookingFacts, Person
+from activities.notifications.invites import invite
+from activities.notifications.port import EmailSender, PermanentRefusal, RetryLater, SmsSender
+from activities.notifications.render import render
+from config import Settings
+from contract.messages import Money
+from contract.notifications import Channel, Delivery, Email, Kind, Sms, Tell
+from db import notifications as outbox
+from db.engine import Database
+
+# The kinds whose email carries the invite, and its METHOD.
+_INVITES: dict[Kind, Literal["REQUEST", "CANCEL"]] = {
+    Kind.CONFIRMED: "REQUEST",
+    Kind.APPROVED: "REQUEST",
+    Kind.RESCHEDULED: "REQUEST",
+    Kind.CANCELLED: "CANCEL",
+}
+VENDOR_BUSY = "VendorBusy"
+
+
+@dataclass(frozen=True)
+class Teller:
+    db: Database
+    email: EmailSender
+    sms: SmsSender
+    # Where links in messages point (the API's public address), and the invites' UID domain.
+    public_base_url: str
+    invite_domain: str
+    clock: Callable[[], datetime]
+
+    async def tell(self, tell: Tell) -> None:
+        booking = await outbox.booking_to_tell(self.db, tell.booking_id)
+        if booking is None:
+            return  # a hold whose row never committed: nobody to tell
+        facts = self._facts(booking)
+        # A CANCEL only withdraws an invite that was sent: a booking cancelled before it was
+        # confirmed never reached anyone's calendar.
+        invited = tell.kind != Kind.CANCELLED or bool(
+            await outbox.latest_invite(self.db, tell.booking_id)
+        )
+        messages = self._messages(
+            tell, tell.kind, "customer", booking.customer, facts.customer, facts, invited
+        )
+        if tell.provider_kind is not None:
+            messages += self._messages(
+                tell, tell.provider_kind, "provider", booking.provider, facts.provider, facts, False
+            )
+        stored = await outbox.record(self.db, tell.booking_id, messages, now=self.clock())
+        busy: list[RetryLater] = []
+        for message, row in zip(messages, stored, strict=True):
+            if row.status != Delivery.PENDING:
+                continue
+            try:
+                vendor_id = await self._send(row.id, message, booking)
+            except PermanentRefusal as refused:
+                await outbox.tried(
+                    self.db, row.id, Delivery.FAILED, now=self.clock(), error=str(refused)
+                )
+            except RetryLater as later:
+                busy.append(later)
+                await outbox.tried(
+                    self.db, row.id, Delivery.PENDING, now=self.clock(), error=str(later)
+                )
+            else:
+                await outbox.tried(
+                    self.db, row.id, Delivery.SENT, now=self.clock(), vendor_id=vendor_id
+                )
+        if busy:
+            waits = [later.retry_after for later in busy if later.retry_after is not None]
+            raise ApplicationError(
+                f"{len(busy)} message(s) not taken yet: {busy[0]}",
+                type=VENDOR_BUSY,
+                next_retry_delay=timedelta(seconds=max(waits)) if waits else None,
+            )
+
+    def _messages(
+        self,
+        tell: Tell,
+        kind: Kind,
+        role: str,
+        reader: outbox.Reader,
+        person: Person,
+        facts: BookingFacts,
+        with_invite: bool,
+    ) -> list[outbox.Message]:
+        rendered = render(kind, person, facts, tell)
+        key = f"{tell.booking_id}:{tell.key}:{role}"
+        messages: list[outbox.Message] = []
+        if reader.email_ok:
+            method = _INVITES.get(kind) if with_invite else None
+            ics = None
+            if method is not None:
+                ics = invite(
+                    facts, method=method, sequence=tell.sequence, domain=self.invite_domain
+                )
+            messages.append(
+                outbox.Message(
+                    key=f"{key}:{Channel.EMAIL}",
+                    user_id=reader.user_id,
+                    channel=Channel.EMAIL,
+                    kind=kind,
+                    recipient=reader.email,
+                    subject=rendered.subject,
+                    body_text=rendered.text,
+                    body_html=rendered.html,
+                    ics=ics,
+                    ics_sequence=tell.sequence if ics is not None else None,
+                )
+            )
+        if reader.sms_opt_in and reader.phone:
+            messages.append(
+                outbox.Message(
+                    key=f"{key}:{Channel.SMS}",
+                    user_id=reader.user_id,
+                    channel=Channel.SMS,
+                    kind=kind,
+                    recipient=reader.phone,
+                    subject=None,
+                    body_text=rendered.sms,
+                    body_html=None,
+                    ics=None,
+                    ics_sequence=None,
+                )
+            )
+        return messages
+
+    async def _send(
+        self, message_id: UUID, message: outbox.Message, booking: outbox.BookingToTell
+    ) -> str | None:
+        if message.channel == Channel.SMS:
+            return await self.sms.send(
+                Sms(message_id=message_id, to=message.recipient, body=message.body_text)
+            )
+        reader = (
+            booking.customer if message.user_id == booking.customer.user_id else booking.provider
+        )
+        return await self.email.send(
+            Email(
+                message_id=message_id,
+                to=message.recipient,
+                to_name=reader.name,
+                subject=message.subject or "",
+                text=message.body_text,
+                html=message.body_html or "",
+                ics=message.ics,
+                ics_method=_INVITES.get(Kind(message.kind)) if message.ics else None,
+            )
+        )
+
+    def _facts(self, booking: outbox.BookingToTell) -> BookingFacts:
+        customer, provider = booking.customer, booking.provider
+        price = Money(amount=booking.price_amount, currency=booking.currency)
+        return BookingFacts(
+            booking_id=booking.booking_id,
+            service_name=booking.service_name,
+            provider_timezone=booking.provider_timezone,
+            start=booking.start,
+            end=booking.end,
+            price=price if price.amount else None,
+            customer=Person(
+                user_id=customer.user_id,
+                name=customer.name,
+                email=customer.email,
+                timezone=booking.customer_timezone or booking.provider_timezone,
+                phone=customer.phone,
+            ),
+            provider=Person(
+                user_id=provider.user_id,
+                name=booking.provider_name,
+                email=provider.email,
+                timezone=booking.provider_timezone,
+                phone=provider.phone,
+            ),
+            link=f"{self.public_base_url.rstrip('/')}/appointments/{booking.booking_id}",
+        )
+
+
+def sandbox_teller(db: Database, clock: Callable[[], datetime]) -> Teller:
+    """The embedded default: every message recorded and rendered, none sent."""
+    from activities.notifications.sandbox import SandboxEmailSender, SandboxSmsSender
+
+    return Teller(
+        db,
+        SandboxEmailSender(),
+        SandboxSmsSender(),
+        public_base_url="http://127.0.0.1:8000",
+        invite_domain="bookings.example.com",
+        clock=clock,
+    )
+
+
+def teller_from_settings(settings: Settings, db: Database) -> Teller:
+    from activities.notifications import email_sender_from_settings, sms_sender_from_settings
+
+    return Teller(
+        db,
+        email_sender_from_settings(settings),
+        sms_sender_from_settings(settings),
+        public_base_url=settings.public_base_url,
+        invite_domain=settings.notify_from_email.rpartition("@")[2] or "bookings.example.com",
+        clock=utc_now,
+    )
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
