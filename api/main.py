@@ -15,6 +15,7 @@ from api.routes import (
     auth,
     codec,
     health,
+    notifications,
     payments,
     provider_settings,
     providers,
@@ -63,11 +64,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         providers.router,
         appointments.router,
         users.router,
+        notifications.router,
+        notifications.webhooks,
         payments.router,
     ):
         app.include_router(router)
     app.include_router(codec.router, dependencies=codec.access(settings))
     app.add_middleware(codec.CodecCORS, allow_origins=settings.codec_cors_origins)
+    if settings.environment == "development":
+        app.include_router(notifications.outbox)
     if settings.payment_gateway == "sandbox":
         app.include_router(sandbox.router)
     return app

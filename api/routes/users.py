@@ -7,11 +7,14 @@ from fastapi import APIRouter, Query
 from pydantic import AfterValidator, AwareDatetime
 
 from api.deps import CurrentUser, DatabaseDep
-from api.errors import APIError
+from api.errors import APIError, not_found
 from api.schemas.appointments import AppointmentPublic
 from api.schemas.common import Page
 from api.schemas.providers import FIRST_DAY, LAST_DAY
+from api.schemas.users import UserMe, UserUpdateMe, e164
 from db import booking_reads
+from db.user_preferences import Preferences, change_preferences, get_preferences
+from db.users import Account
 from domain.booking_state import BookingStatus
 from domain.timezones import parse_zone
 
@@ -62,3 +65,64 @@ async def my_appointments(
         offset=offset,
     )
     return Page(data=[AppointmentPublic.from_state(s, timezone) for s in states], count=total)
+
+
+@router.get("/me")
+async def me(user: CurrentUser, db: DatabaseDep) -> UserMe:
+    """The signed-in account, with its phone and message preferences."""
+    preferences = await get_preferences(db, user.id)
+    if preferences is None:
+        raise not_found("user")
+    return _me(user, preferences)
+
+
+@router.patch(
+    "/me",
+    responses={422: {"description": "invalid_phone, or phone_required for an SMS opt-in"}},
+)
+async def update_me(body: UserUpdateMe, user: CurrentUser, db: DatabaseDep) -> UserMe:
+    """Change my name, phone (any international form, stored as E.164) or message preferences."""
+    sent = body.model_fields_set
+    phone = body.phone
+    if phone is not None:
+        try:
+            phone = e164(phone)
+        except ValueError as err:
+            raise APIError(422, "invalid_phone", str(err)) from err
+
+    def change(current: Preferences) -> Preferences:
+        new_phone = phone if "phone" in sent else current.phone
+        # Consent to texts is for one number: a new number, or none, starts opted out.
+        opt_in = current.sms_opt_in and new_phone == current.phone
+        if body.sms_opt_in is not None:
+            opt_in = body.sms_opt_in
+        if opt_in and new_phone is None:
+            raise APIError(422, "phone_required", "add a phone number to opt in to SMS")
+        return Preferences(
+            full_name=body.full_name or current.full_name,
+            phone=new_phone,
+            sms_opt_in=opt_in,
+            email_notifications=(
+                current.email_notifications
+                if body.email_notifications is None
+                else body.email_notifications
+            ),
+        )
+
+    changed = await change_preferences(db, user.id, change)
+    if changed is None:
+        raise not_found("user")
+    return _me(user, changed)
+
+
+def _me(account: Account, preferences: Preferences) -> UserMe:
+    return UserMe(
+        id=account.id,
+        email=account.email,
+        role=account.role,
+        provider_id=account.provider_id,
+        full_name=preferences.full_name,
+        phone=preferences.phone,
+        sms_opt_in=preferences.sms_opt_in,
+        email_notifications=preferences.email_notifications,
+    )
