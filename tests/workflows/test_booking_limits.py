@@ -27,6 +27,9 @@ from tests.workflows.helpers import (
 )
 from workflows.booking import BookingWorkflow
 
+# Inside the 24-hour no-refund window, and off the 1 h reminder's instant.
+BEFORE_THE_START = timedelta(minutes=70)
+
 
 async def _confirmed(saga: Saga, *, days_ahead: int, max_reschedules: int = 10):  # type: ignore[no-untyped-def]
     provider = await make_provider(saga.db)
@@ -49,10 +52,10 @@ async def _refunded(saga: Saga, intent_id: str) -> int:
 
 
 async def test_a_customer_move_inside_the_no_refund_window_keeps_its_deadline(saga: Saga) -> None:
-    """An hour before the start the customer moves the booking a week out, then cancels: the
+    """70 minutes before the start the customer moves the booking a week out, then cancels: the
     refund deadline passed before the move, so nothing is refunded."""
     booking, handle, intent_id = await _confirmed(saga, days_ahead=3)
-    await saga.env.sleep(booking.start - await saga.env.get_current_time() - timedelta(hours=1))
+    await saga.env.sleep(booking.start - await saga.env.get_current_time() - BEFORE_THE_START)
     await handle.execute_update(
         BookingWorkflow.reschedule,
         RescheduleRequest(start=booking.start + timedelta(days=7), requested_by="customer"),
@@ -71,7 +74,7 @@ async def test_a_provider_move_inside_the_window_gives_the_customer_a_new_deadli
     saga: Saga,
 ) -> None:
     booking, handle, intent_id = await _confirmed(saga, days_ahead=3)
-    await saga.env.sleep(booking.start - await saga.env.get_current_time() - timedelta(hours=1))
+    await saga.env.sleep(booking.start - await saga.env.get_current_time() - BEFORE_THE_START)
     await handle.execute_update(
         BookingWorkflow.reschedule,
         RescheduleRequest(start=booking.start + timedelta(days=7), requested_by="provider"),
