@@ -10,6 +10,7 @@ from datetime import datetime, time
 import httpx
 from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from db.engine import Database
@@ -171,17 +172,28 @@ async def assert_no_leaks(
 
 
 async def wait_for_event(
-    temporal: Client, booking_id: object, event_type: EventType.ValueType, within: float = 20
+    temporal: Client,
+    booking_id: object,
+    event_type: EventType.ValueType,
+    within: float = 20,
+    *,
+    update: str | None = None,
 ) -> None:
-    """Return as soon as the booking's history has an event of `event_type`."""
+    """Return as soon as the booking's history has an event of `event_type` (for an update's
+    events, of the update named `update`: the early return's own come first)."""
     handle = temporal.get_workflow_handle(workflow_id(booking_id))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
         async for event in handle.fetch_history_events():
-            if event.event_type == event_type:
+            if event.event_type == event_type and (update is None or _names(event, update)):
                 return
         assert loop.time() < deadline, (
             f"{workflow_id(booking_id)} had no {EventType.Name(event_type)} within {within}s"
         )
         await asyncio.sleep(0.01)
+
+
+def _names(event: HistoryEvent, update: str) -> bool:
+    accepted = event.workflow_execution_update_accepted_event_attributes
+    return bool(accepted.accepted_request.input.name == update)

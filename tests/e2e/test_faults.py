@@ -174,7 +174,7 @@ async def test_killed_while_compensating(
     ]
     accepted = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
     for booking in (paid, unpaid):
-        await wait_for_event(crash_temporal, booking["id"], accepted)
+        await wait_for_event(crash_temporal, booking["id"], accepted, update="cancel")
     replace_worker(crash_stack)
 
     for cancel in cancels:

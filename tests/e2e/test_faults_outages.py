@@ -126,7 +126,7 @@ async def test_database_unreachable_with_bookings_in_flight(
                     )
                 )
                 accepted = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
-                await wait_for_event(temporal, cancelling["id"], accepted)
+                await wait_for_event(temporal, cancelling["id"], accepted, update="cancel")
                 signalled = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
                 await wait_for_event(temporal, confirming["id"], signalled)
                 proxy.cut()

@@ -172,7 +172,7 @@ async def _moved_in_window(saga: Saga) -> BookingHandle:
     _, handle, held = await _booked(saga, days_ahead=3)
     await pay(saga, handle, held, succeed=True)  # type: ignore[arg-type]
     state = await status_becomes(handle, BookingStatus.CONFIRMED)
-    await saga.env.sleep(state.start - await saga.env.get_current_time() - timedelta(hours=1))
+    await saga.env.sleep(state.start - await saga.env.get_current_time() - timedelta(minutes=70))
     await handle.execute_update(
         BookingWorkflow.reschedule,
         RescheduleRequest(start=state.start + timedelta(days=7), requested_by="customer"),

@@ -101,7 +101,7 @@ async def test_a_customer_cancelling_within_a_day_is_not_refunded(saga: Saga) ->
 
 async def test_a_provider_cancelling_even_at_the_last_minute_refunds(saga: Saga) -> None:
     _, booking, handle, intent_id = await _confirmed_booking(saga, days_ahead=3)
-    await saga.env.sleep(booking.start - await saga.env.get_current_time() - timedelta(hours=1))
+    await saga.env.sleep(booking.start - await saga.env.get_current_time() - timedelta(minutes=70))
 
     state = await handle.execute_update(
         BookingWorkflow.cancel, CancelRequest(cancelled_by="provider", reason="ill")
