@@ -192,15 +192,17 @@ class Teller:
 
 
 def sandbox_teller(db: Database, clock: Callable[[], datetime]) -> Teller:
-    """The embedded default: every message recorded and rendered, none sent."""
+    """The embedded default: every message recorded and rendered, none sent; links and invite
+    UIDs as Settings' defaults make them."""
     from activities.notifications.sandbox import SandboxEmailSender, SandboxSmsSender
 
+    defaults = Settings.model_fields
     return Teller(
         db,
         SandboxEmailSender(),
         SandboxSmsSender(),
-        public_base_url="http://127.0.0.1:8000",
-        invite_domain="bookings.example.com",
+        public_base_url=defaults["public_base_url"].default,
+        invite_domain=_invite_domain(defaults["notify_from_email"].default),
         clock=clock,
     )
 
@@ -213,9 +215,14 @@ def teller_from_settings(settings: Settings, db: Database) -> Teller:
         email_sender_from_settings(settings),
         sms_sender_from_settings(settings),
         public_base_url=settings.public_base_url,
-        invite_domain=settings.notify_from_email.rpartition("@")[2] or "bookings.example.com",
+        invite_domain=_invite_domain(settings.notify_from_email),
         clock=utc_now,
     )
+
+
+def _invite_domain(sender: str) -> str:
+    """Invites' UIDs are named for the sender's domain."""
+    return sender.rpartition("@")[2] or "bookings.example.com"
 
 
 def utc_now() -> datetime:
