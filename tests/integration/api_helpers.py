@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -21,6 +22,24 @@ async def sign_up(
     login = await api.post("/auth/login", data={"username": email, "password": PASSWORD})
     assert login.status_code == 200, login.text
     return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+async def book(
+    api: httpx.AsyncClient,
+    headers: dict[str, str],
+    service_id: object,
+    start: datetime,
+    **fields: Any,
+) -> dict[str, Any]:
+    """POST /appointments as the signed-in customer; the booking it made (201)."""
+    response = await api.post(
+        "/appointments",
+        json={"service_id": str(service_id), "start": start.isoformat(), **fields},
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    booking: dict[str, Any] = response.json()
+    return booking
 
 
 async def provider_with_service(

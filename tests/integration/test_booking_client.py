@@ -17,7 +17,7 @@ from contract.messages import CancelRequest, PaymentVoid, VoidPaymentRequest
 from db import booking_reads
 from domain.booking_state import BookingStatus
 from tests.factories import future_local, make_customer, make_provider
-from tests.integration.api_helpers import api_without_temporal, sign_up
+from tests.integration.api_helpers import api_without_temporal, book, sign_up
 from tests.temporal_fixtures import Saga
 from tests.workflows.helpers import booking_input, start_workflow, status_becomes
 from workflows.booking import BookingWorkflow
@@ -86,27 +86,24 @@ async def test_reads_fall_back_to_the_database_while_temporal_is_down(
 ) -> None:
     provider = await make_provider(saga.db)
     customer = await sign_up(api)
-    booked = await api.post(
-        "/appointments",
-        json={
-            "service_id": str(provider.service_id),
-            "start": future_local(provider.timezone).isoformat(),
-            "timezone": "Europe/Berlin",
-        },
-        headers=customer,
+    booked = await book(
+        api,
+        customer,
+        provider.service_id,
+        future_local(provider.timezone),
+        timezone="Europe/Berlin",
     )
-    assert booked.status_code == 201, booked.text
-    assert booked.json()["start"].endswith("+01:00")  # Berlin in winter
+    assert booked["start"].endswith("+01:00")  # Berlin in winter
 
     async with api_without_temporal(api) as client:
-        read = await client.get(f"/appointments/{booked.json()['id']}", headers=customer)
-        cancel = await client.put(f"/appointments/{booked.json()['id']}/cancel", headers=customer)
+        read = await client.get(f"/appointments/{booked['id']}", headers=customer)
+        cancel = await client.put(f"/appointments/{booked['id']}/cancel", headers=customer)
     assert read.status_code == 200, read.text
     assert read.json()["status"] == "awaiting_payment"
     # Shown in the zone the booking was made in, from the database too.
-    assert read.json()["start"] == booked.json()["start"]
+    assert read.json()["start"] == booked["start"]
     assert cancel.status_code == 503 and cancel.headers["Retry-After"], cancel.text
-    stored = await booking_reads.get_booking(saga.db, uuid.UUID(booked.json()["id"]))
+    stored = await booking_reads.get_booking(saga.db, uuid.UUID(booked["id"]))
     assert stored is not None and stored.status == BookingStatus.AWAITING_PAYMENT
 
 
@@ -117,15 +114,8 @@ async def test_a_cancel_reason_of_500_characters_is_kept_and_501_refused(
     PostgreSQL the release failed and was retried forever; now it is a note of its own."""
     provider = await make_provider(saga.db)
     customer = await sign_up(api)
-    booked = await api.post(
-        "/appointments",
-        json={
-            "service_id": str(provider.service_id),
-            "start": future_local(provider.timezone).isoformat(),
-        },
-        headers=customer,
-    )
-    url = f"/appointments/{booked.json()['id']}/cancel"
+    booked = await book(api, customer, provider.service_id, future_local(provider.timezone))
+    url = f"/appointments/{booked['id']}/cancel"
 
     too_long = await api.put(url, json={"reason": "x" * 501}, headers=customer)
     assert too_long.status_code == 422 and too_long.json()["code"] == "validation_error"
@@ -133,5 +123,5 @@ async def test_a_cancel_reason_of_500_characters_is_kept_and_501_refused(
     cancelled = await api.put(url, json={"reason": "é" * 500}, headers=customer)
     assert cancelled.status_code == 200, cancelled.text
     assert (cancelled.json()["status"], cancelled.json()["note"]) == ("cancelled", "é" * 500)
-    stored = await booking_reads.get_booking(saga.db, uuid.UUID(booked.json()["id"]))
+    stored = await booking_reads.get_booking(saga.db, uuid.UUID(booked["id"]))
     assert stored is not None and (stored.status, stored.note) == ("cancelled", "é" * 500)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from db.models import Notification
 from tests.factories import future_local, make_provider
-from tests.integration.api_helpers import sign_up
+from tests.integration.api_helpers import book, sign_up
 from tests.temporal_fixtures import Saga
 from tests.workflows.helpers import eventually
 
@@ -54,12 +54,7 @@ async def test_confirm_move_and_cancel_each_tell_both_sides_with_one_invite(
     provider = await make_provider(saga.db)
     customer = await sign_up(api)
     start = future_local(provider.timezone)
-    booked = await api.post(
-        "/appointments",
-        json={"service_id": str(provider.service_id), "start": start.isoformat()},
-        headers=customer,
-    )
-    booking = booked.json()
+    booking = await book(api, customer, provider.service_id, start)
     url = f"/appointments/{booking['id']}"
     assert (await api.get(f"{url}/calendar.ics", headers=customer)).status_code == 404
 
@@ -102,15 +97,7 @@ async def test_a_booking_cancelled_before_it_was_confirmed_withdraws_no_invite(
 ) -> None:
     provider = await make_provider(saga.db)
     customer = await sign_up(api)
-    booked = await api.post(
-        "/appointments",
-        json={
-            "service_id": str(provider.service_id),
-            "start": future_local(provider.timezone).isoformat(),
-        },
-        headers=customer,
-    )
-    booking = booked.json()
+    booking = await book(api, customer, provider.service_id, future_local(provider.timezone))
     cancelled = await api.put(f"/appointments/{booking['id']}/cancel", headers=customer)
     assert cancelled.json()["status"] == "cancelled", cancelled.text
 
