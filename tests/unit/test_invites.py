@@ -112,3 +112,26 @@ def test_a_booking_on_a_dst_change_day_keeps_its_instant(local: datetime, utc: d
     [vtimezone] = calendar.timezones
     from_component = vtimezone.to_tz(lookup_tzid=False)
     assert local.replace(tzinfo=from_component).astimezone(UTC) == utc
+
+
+@pytest.mark.parametrize("zone", ["Asia/Tokyo", "Australia/Lord_Howe", "Europe/Berlin", NEW_YORK])
+@pytest.mark.parametrize(
+    "start",
+    # A plain day, and an event that crosses into the next year (the zone's rules must cover it).
+    [datetime(2026, 12, 10, 15, tzinfo=UTC), datetime(2027, 12, 31, 23, 30, tzinfo=UTC)],
+)
+def test_each_zone_is_described_once_before_the_event(zone: str, start: datetime) -> None:
+    facts = replace(_facts(start), provider_timezone=zone)
+    # The second invite of a zone reuses the first one's VTIMEZONE: it must be the same.
+    for method, sequence in (("REQUEST", 0), ("CANCEL", 1)):
+        text, calendar, event = _invite(facts, method, sequence)  # type: ignore[arg-type]
+        assert text.count("BEGIN:VTIMEZONE") == 1
+        assert text.index("END:VTIMEZONE") < text.index("BEGIN:VEVENT")
+        [vtimezone] = calendar.timezones
+        assert vtimezone.tz_name == zone
+        described = vtimezone.to_tz(lookup_tzid=False)
+        for instant, written in (
+            (facts.start, event["DTSTART"].dt),
+            (facts.end, event["DTEND"].dt),
+        ):
+            assert written.replace(tzinfo=None).replace(tzinfo=described) == instant
