@@ -6,6 +6,8 @@ what the dev outbox shows; the sandbox only has to say "taken".
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from contract.notifications import Email, Sms
 
 
@@ -20,6 +22,10 @@ class SandboxEmailSender:
     async def send(self, email: Email) -> str:
         self.sent.append(email)
         return f"sandbox-{email.message_id}"
+
+    async def already_sent(self, email: Email, since: datetime) -> None:
+        """Nothing left the machine: None."""
+        return None
 
     async def aclose(self) -> None:
         """Nothing to close."""
@@ -36,6 +42,10 @@ class SandboxSmsSender:
     async def send(self, sms: Sms) -> str:
         self.sent.append(sms)
         return f"sandbox-{sms.message_id}"
+
+    async def already_sent(self, sms: Sms, since: datetime) -> None:
+        """Nothing left the machine: None."""
+        return None
 
     async def aclose(self) -> None:
         """Nothing to close."""

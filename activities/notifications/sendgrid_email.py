@@ -1,7 +1,8 @@
 """The SendGrid adapter: v3 mail send through the sendgrid SDK, run in a thread.
 
 The SDK is synchronous (urllib); `asyncio.to_thread` keeps the worker's event loop free while
-it waits. Our message id rides in `custom_args`, so SendGrid's event webhook names the row.
+it waits. Our message id rides in `custom_args`, so SendGrid's event webhook names the row, and
+the Email Activity API can tell whether an earlier attempt got through.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import base64
 import http.client
 import json
 import time
+from datetime import datetime
 from typing import Any
 
 from python_http_client.exceptions import HTTPError  # type: ignore[import-untyped]
@@ -23,16 +25,21 @@ from sendgrid.helpers.mail import (  # type: ignore[import-untyped]
     FileName,
     FileType,
     From,
+    Header,
     Mail,
     To,
 )
 
-from activities.notifications.port import PermanentRefusal, RetryLater
+from activities.notifications.port import PermanentRefusal, RetryLater, stable_message_id
 from contract.notifications import Email
 
 SENDGRID_API = "https://api.sendgrid.com"
 REQUEST_TIMEOUT_SECONDS = 10
 TOO_MANY_REQUESTS = 429
+# Our API key refused (401), or refused this (403: a missing scope, an unverified sender).
+CREDENTIALS_REFUSED = frozenset({401, 403})
+# The custom_args key our message id goes under; the Email Activity API calls these unique_args.
+MESSAGE_ID_ARG = "message_id"
 
 
 class SendGridEmailSender:
@@ -57,12 +64,43 @@ class SendGridEmailSender:
         message_id: str | None = response.headers.get("X-Message-Id")
         return message_id
 
+    async def already_sent(self, email: Email, since: datetime) -> str | None:
+        """Ask the Email Activity API for the message carrying our id: `GET /v3/messages` with
+        `query=unique_args['message_id']="<uuid>"`, answered `{"messages": [{"msg_id", ...}]}`.
+
+        Returns the X-Message-Id `send` would have (msg_id up to its first dot). The id is ours
+        alone, so `since` is not needed. Without the paid Email Activity add-on (403/404) or the
+        message not listed yet (the feed lags by seconds to minutes) it cannot tell: None.
+        """
+        query = f"unique_args['{MESSAGE_ID_ARG}']=\"{email.message_id}\""
+        try:
+            response = await asyncio.to_thread(self._activity, query)
+        except HTTPError as err:
+            detail = f"SendGrid's Email Activity answered {err.status_code}"
+            if err.status_code == TOO_MANY_REQUESTS:
+                raise RetryLater(detail, _retry_after(err.headers)) from err
+            if err.status_code >= 500:
+                raise RetryLater(detail) from err
+            return None
+        except (OSError, http.client.HTTPException) as err:
+            raise RetryLater(f"SendGrid could not be reached: {err}") from err
+        try:
+            msg_id = json.loads(response.body)["messages"][0]["msg_id"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            return None
+        return msg_id.split(".", 1)[0] if isinstance(msg_id, str) and msg_id else None
+
     async def aclose(self) -> None:
         """Nothing to close: urllib opens a connection per request."""
 
     def _post(self, body: dict[str, Any]) -> Any:
         return self._client.client.mail.send.post(
             request_body=body, timeout=REQUEST_TIMEOUT_SECONDS
+        )
+
+    def _activity(self, query: str) -> Any:
+        return self._client.client.messages.get(
+            query_params={"limit": 1, "query": query}, timeout=REQUEST_TIMEOUT_SECONDS
         )
 
     def _mail(self, email: Email) -> Mail:
@@ -83,14 +121,19 @@ class SendGridEmailSender:
                 FileType(content_type),
                 Disposition("attachment"),
             )
-        mail.custom_arg = CustomArg("message_id", str(email.message_id))
+        mail.custom_arg = CustomArg(MESSAGE_ID_ARG, str(email.message_id))
+        # Message-ID is not among the headers SendGrid reserves (the SDK's Header lists them).
+        mail.header = Header("Message-ID", stable_message_id(email.message_id, self._from.email))
         return mail
 
 
 def _refusal_or_retry(err: Any) -> PermanentRefusal | RetryLater:
-    """Map SendGrid's answer: 429 and 5xx pass, any other 4xx is for good."""
+    """Map SendGrid's answer: 429, 5xx and our key refused pass; any other 4xx is for good."""
     status: int = err.status_code
-    detail = f"SendGrid answered {status}: {_error_messages(err.body) or err.reason}"
+    said = _error_messages(err.body) or err.reason
+    if status in CREDENTIALS_REFUSED:
+        return RetryLater(f"SendGrid refused our API key ({status}): {said}")
+    detail = f"SendGrid answered {status}: {said}"
     if status == TOO_MANY_REQUESTS:
         return RetryLater(detail, _retry_after(err.headers))
     if status >= 500:

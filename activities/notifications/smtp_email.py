@@ -3,21 +3,27 @@
 With an invite, the calendar goes twice: as a `text/calendar; method=...` alternative (what
 Gmail and Outlook turn into an invitation) and as an `invite.ics` attachment (what other
 clients offer to import).
+
+At least once: a relay offers no way to ask whether it took a message, so an attempt that died
+mid-send is sent again. The resend carries the same Message-ID, which some clients dedupe by.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
 
 import aiosmtplib
 
-from activities.notifications.port import PermanentRefusal, RetryLater
+from activities.notifications.port import PermanentRefusal, RetryLater, stable_message_id
 from contract.notifications import Email
 
 REQUEST_TIMEOUT_SECONDS = 30
 PERMANENT = 500  # SMTP reply codes from here up refuse for good; 4xx mean "try again later"
+# Our login refused or missing (RFC 4954): 530 required, 534 too weak, 535 invalid, 538 needs TLS.
+LOGIN_REFUSED = frozenset({530, 534, 535, 538})
 
 
 class SmtpEmailSender:
@@ -62,6 +68,10 @@ class SmtpEmailSender:
                 raise PermanentRefusal(f"the SMTP relay refused {email.to}: {detail}") from err
             raise RetryLater(f"the SMTP relay deferred {email.to}: {detail}") from err
         except aiosmtplib.SMTPResponseException as err:
+            if err.code in LOGIN_REFUSED:
+                raise RetryLater(
+                    f"the SMTP relay refused our login ({err.code}): {err.message}"
+                ) from err
             detail = f"the SMTP relay answered {err.code} {err.message}"
             if err.code >= PERMANENT:
                 raise PermanentRefusal(detail) from err
@@ -69,6 +79,10 @@ class SmtpEmailSender:
         except (aiosmtplib.SMTPException, OSError) as err:
             raise RetryLater(f"the SMTP relay could not be reached: {err}") from err
         return str(message["Message-ID"])
+
+    async def already_sent(self, email: Email, since: datetime) -> None:
+        """A relay cannot tell: always None, so the email goes again (at least once)."""
+        return None
 
     async def aclose(self) -> None:
         """Nothing to close: each send opens and closes its own connection."""
@@ -84,8 +98,7 @@ class SmtpEmailSender:
         message["To"] = to
         message["Subject"] = email.subject
         message["Date"] = formatdate(usegmt=True)
-        # Derived from our row id, so a retried send carries the same Message-ID.
-        message["Message-ID"] = f"<{email.message_id}@{self._from.domain}>"
+        message["Message-ID"] = stable_message_id(email.message_id, self._from.addr_spec)
         message["X-Booking-Message-Id"] = str(email.message_id)
         message.set_content(email.text)
         message.add_alternative(email.html, subtype="html")

@@ -1,16 +1,19 @@
 """The Twilio adapter: Programmable Messaging through the twilio SDK's async client.
 
 `status_callback` sends Twilio's delivery reports to our API, which finds the row by SID.
+Whether an earlier attempt got through is read from Twilio's list of Messages.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
 import httpx
 from twilio.base.exceptions import (  # type: ignore[import-untyped]
+    TwilioException,
     TwilioRestException,
     TwilioServiceException,
 )
@@ -18,12 +21,16 @@ from twilio.http import AsyncHttpClient  # type: ignore[import-untyped]
 from twilio.http.response import Response  # type: ignore[import-untyped]
 from twilio.rest import Client  # type: ignore[import-untyped]
 
-from activities.notifications.port import PermanentRefusal, RetryLater
+from activities.notifications.port import CLOCK_SKEW, PermanentRefusal, RetryLater
 from contract.notifications import Sms
 
 TWILIO_API = "https://api.twilio.com"
 REQUEST_TIMEOUT_SECONDS = 10
 TOO_MANY_REQUESTS = 429
+# Our Account SID and Auth Token refused (401), or the account not allowed (403).
+CREDENTIALS_REFUSED = frozenset({401, 403})
+# How many of the newest messages to our recipient `already_sent` reads: one page.
+RECENT_MESSAGES = 20
 
 
 class TwilioHttpClient(AsyncHttpClient):  # type: ignore[misc]  # untyped SDK
@@ -104,19 +111,60 @@ class TwilioSmsSender:
         sid: str = message.sid
         return sid
 
+    async def already_sent(self, sms: Sms, since: datetime) -> str | None:
+        """The SID of a message from our number to `sms.to` with our body, created at or after
+        `since` less CLOCK_SKEW, among the newest Twilio lists (`GET .../Messages.json` with To,
+        From and PageSize, answered `{"messages": [...], "page", "next_page_uri", ...}`).
+
+        Not filtered by DateSent: a message still queued has none. A 4xx cannot tell (None).
+        """
+        earliest = since - CLOCK_SKEW
+        try:
+            recent = await self._client.messages.list_async(
+                to=sms.to, from_=self._from, limit=RECENT_MESSAGES
+            )
+        except TwilioException as err:
+            status = _list_status(err)
+            if status is not None and status >= 500:
+                raise RetryLater(f"Twilio could not list messages ({status})") from err
+            return None  # a 4xx, or a body the SDK could not read
+        except httpx.TransportError as err:
+            raise RetryLater(f"Twilio could not be reached: {err!r}") from err
+        except ValueError:  # a 200 whose body is not JSON: it cannot tell
+            return None
+        for message in recent:
+            created = message.date_created
+            if message.body == sms.body and created is not None and created >= earliest:
+                sid: str = message.sid
+                return sid
+        return None
+
     async def aclose(self) -> None:
         """Close the pooled HTTP connections."""
         await self._http.close()
 
 
 def _refusal_or_retry(err: Any) -> PermanentRefusal | RetryLater:
-    """Map Twilio's answer: 5xx pass, any other 4xx is for good (429 is read earlier)."""
+    """Map Twilio's answer: 5xx and our credentials refused pass; any other 4xx is for good
+    (429 is read earlier)."""
     # str(err) is a coloured, multi-line report; msg (legacy) or detail (RFC 9457) is the point.
     said = getattr(err, "msg", None) or getattr(err, "detail", None) or getattr(err, "title", "")
+    if err.status in CREDENTIALS_REFUSED:
+        return RetryLater(f"Twilio refused our credentials ({err.status}, code {err.code}): {said}")
     detail = f"Twilio answered {err.status} (code {err.code}): {said}"
     if err.status == TOO_MANY_REQUESTS or err.status >= 500:
         return RetryLater(detail)
     return PermanentRefusal(detail)
+
+
+def _list_status(err: TwilioException) -> int | None:
+    """The HTTP status of a failed list: the SDK's pages raise a bare TwilioException carrying
+    the response; None when it carries none (a body it could not read)."""
+    if isinstance(err, TwilioRestException | TwilioServiceException):
+        status: int = err.status
+        return status
+    response = err.args[1] if len(err.args) > 1 else None
+    return response.status_code if isinstance(response, Response) else None
 
 
 def _message(body: str) -> str:

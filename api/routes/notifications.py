@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -36,6 +36,14 @@ webhooks = APIRouter(prefix="/notifications", tags=["notifications"])
 MAX_OFFSET = 10_000_000  # as the other lists: far past any real one
 
 INVALID_SIGNATURE = APIError(403, "invalid_signature", "the request's signature does not verify")
+# A signed request replayed later than this, or dated further ahead, is refused.
+SIGNATURE_TOLERANCE = timedelta(minutes=5)
+STALE_SIGNATURE = APIError(
+    403,
+    "invalid_signature",
+    f"the request's signed timestamp is more than {SIGNATURE_TOLERANCE.total_seconds() / 60:g} "
+    "minutes from now",
+)
 
 
 def _not_configured(vendor: str) -> APIError:
@@ -203,6 +211,15 @@ def _sendgrid_signed(key: str, payload: bytes, signature: str, timestamp: str) -
     return verified
 
 
+def _fresh(timestamp: str, now: datetime) -> bool:
+    """Whether SendGrid's timestamp header (Unix seconds) is within SIGNATURE_TOLERANCE of now."""
+    try:
+        signed_at = datetime.fromtimestamp(int(timestamp), UTC)
+    except (ValueError, OverflowError, OSError):
+        return False
+    return abs(now - signed_at) <= SIGNATURE_TOLERANCE
+
+
 SENDGRID_STATUS = {
     "delivered": Delivery.DELIVERED,
     "bounce": Delivery.FAILED,
@@ -244,6 +261,8 @@ async def sendgrid_events(
     payload = await request.body()
     if not signature or not timestamp or not _sendgrid_signed(key, payload, signature, timestamp):
         raise INVALID_SIGNATURE
+    if not _fresh(timestamp, datetime.now(UTC)):
+        raise STALE_SIGNATURE
     try:
         events = json.loads(payload)
     except ValueError as err:

@@ -354,10 +354,11 @@ async def test_stop_by_sms_turns_the_opt_in_off(
     assert_error(await client.post(**forged), 403, "invalid_signature")
 
 
-def _sendgrid(events: Any, *, tamper: bool = False) -> dict[str, Any]:
-    """SendGrid's signed event webhook request: ECDSA over the timestamp and the body."""
+def _sendgrid(events: Any, *, tamper: bool = False, timestamp: str | None = None) -> dict[str, Any]:
+    """SendGrid's signed event webhook request: ECDSA over the timestamp (now, as Unix seconds,
+    unless given) and the body."""
     payload = json.dumps(events)
-    timestamp = str(int(datetime.now(UTC).timestamp()))
+    timestamp = timestamp or str(int(datetime.now(UTC).timestamp()))
     signature = SENDGRID_KEY.sign((timestamp + payload).encode(), ec.ECDSA(hashes.SHA256()))
     return {
         "url": "/notifications/sendgrid/events",
@@ -408,6 +409,20 @@ async def test_sendgrid_events_deliver_and_bounce(
     assert (row.status, row.last_error) == ("failed", "bounce: 550 5.1.1 mailbox unavailable")
 
     assert_error(await client.post(**_sendgrid({"event": "delivered"})), 400, "invalid_webhook")
+
+
+async def test_sendgrid_events_signed_too_long_ago_or_ahead_are_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    now = int(datetime.now(UTC).timestamp())
+    # Signed, but long enough ago to be a replay, or dated ahead; or not a Unix time at all.
+    for timestamp in (now - 6 * 60, now + 6 * 60, now - 365 * 86400, "yesterday", "1e9"):
+        refused = await client.post(**_sendgrid([], timestamp=str(timestamp)))
+        body = assert_error(refused, 403, "invalid_signature")
+        assert body["detail"] == "the request's signed timestamp is more than 5 minutes from now"
+    for timestamp in (now - 4 * 60, now + 4 * 60):
+        recent = await client.post(**_sendgrid([], timestamp=str(timestamp)))
+        assert recent.status_code == 200 and recent.json() == {"handled": 0}, recent.text
 
 
 async def test_webhooks_not_configured_answer_404(api: httpx.AsyncClient) -> None:
