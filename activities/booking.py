@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import DataError
@@ -39,10 +39,7 @@ from contract.notifications import Tell
 from db import booking_lifecycle, holds
 from db.engine import Database
 from domain.availability import SlotNotBookable, SlotTaken
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+from domain.timezones import utc_now
 
 
 class BookingActivities:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -25,13 +25,10 @@ from contract.reconcile import (
 )
 from db import booking_lifecycle, reconcile
 from db.engine import Database
+from domain.timezones import utc_now
 
 # Describes in flight at once: enough to check a page quickly, few enough to spare the server.
 DESCRIBE_CONCURRENCY = 10
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def void_idempotency_key(intent_id: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 _KNOWN = frozenset(available_timezones())
@@ -16,6 +16,11 @@ def parse_zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise ValueError(f"unknown time zone {name!r}") from err
+
+
+def utc_now() -> datetime:
+    """The clock every adapter gets by default; tests hand theirs in."""
+    return datetime.now(UTC)
 
 
 def in_zone(instant: datetime, zone: ZoneInfo | None) -> datetime:

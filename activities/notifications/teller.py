@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 from uuid import UUID
 
@@ -23,6 +23,7 @@ from contract.messages import Money
 from contract.notifications import Channel, Delivery, Email, Kind, Sms, Tell
 from db import notifications as outbox
 from db.engine import Database
+from domain.timezones import utc_now
 
 # The kinds whose email carries the invite, and its METHOD.
 _INVITES: dict[Kind, Literal["REQUEST", "CANCEL"]] = {
@@ -223,7 +224,3 @@ def teller_from_settings(settings: Settings, db: Database) -> Teller:
 def _invite_domain(sender: str) -> str:
     """Invites' UIDs are named for the sender's domain."""
     return sender.rpartition("@")[2] or "bookings.example.com"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
