@@ -225,13 +225,13 @@ class BookingClient:
         handle = self._client.get_workflow_handle(workflow_id(event.booking_id))
         try:
             async with asyncio.timeout(within.total_seconds()):
-                state: BookingState = await handle.execute_update(
-                    BookingWorkflow.wait_until_seen, event
+                state: BookingState = await _engine(
+                    handle.execute_update(BookingWorkflow.wait_until_seen, event)
                 )
         except (
             TimeoutError,
-            RPCError,
-            RuntimeError,
+            BookingEngineUnavailable,
+            _NotFound,
             WorkflowUpdateFailedError,
             WorkflowUpdateRPCTimeoutOrCancelledError,
         ):
