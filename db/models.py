@@ -183,7 +183,7 @@ class PaymentEvent(Base):
 
 
 class Notification(Base):
-    """One message to one person on one channel, and what became of it (migration 0005)."""
+    """One message to one person on one channel, and what became of it (migrations 0005-0006)."""
 
     __tablename__ = "notifications"
 
@@ -210,6 +210,9 @@ class Notification(Base):
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set while an attempt is sending it (migration 0006): still set on a pending message, the
+    # attempt died mid-send, and the vendor may have taken it.
+    sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("ix_notifications_user_created", "user_id", "created_at"),

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 from uuid import UUID, uuid4
 
-from sqlalchemy import String, Table, Uuid, bindparam, select, update
+from sqlalchemy import String, Table, Uuid, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -65,11 +65,23 @@ class Message(NamedTuple):
 
 
 class Outgoing(NamedTuple):
-    """A recorded message as the sender sees it."""
+    """A recorded message as the sender sees it: `sending_since` is when an earlier attempt,
+    which never recorded its outcome, started sending it (None if none did)."""
 
     id: UUID
     key: str
     status: str
+    sending_since: datetime | None
+
+
+class Outcome(NamedTuple):
+    """What one attempt made of a message: sent (with the vendor's id), failed for good, or
+    still pending (with the vendor's reason)."""
+
+    message_id: UUID
+    status: Delivery
+    vendor_id: str | None = None
+    error: str | None = None
 
 
 def _reader(user: Any) -> list[Any]:
@@ -100,8 +112,26 @@ _BOOKING = (
     .join(_provider, _provider.c.id == _profiles.c.user_id)
     .where(_appointments.c.id == bindparam("booking_id", type_=Uuid))
 )
-_OUTGOING = select(_notifications.c.id, _notifications.c.idempotency_key, _notifications.c.status)
-_BY_KEYS = _OUTGOING.where(_notifications.c.idempotency_key.in_(bindparam("keys", expanding=True)))
+_OUTGOING = select(
+    _notifications.c.id,
+    _notifications.c.idempotency_key,
+    _notifications.c.status,
+    _notifications.c.sending_since,
+)
+_KEYS = _notifications.c.idempotency_key.in_(bindparam("keys", expanding=True))
+_BY_KEYS = _OUTGOING.where(_KEYS)
+_CLAIM = (
+    update(_notifications)
+    .where(_KEYS, _notifications.c.status == Delivery.PENDING.value)
+    .values(
+        attempts=_notifications.c.attempts + 1,
+        # The first attempt that never finished keeps its instant: the vendor is asked since then.
+        sending_since=func.coalesce(
+            _notifications.c.sending_since, bindparam("now", type_=UTCDateTime)
+        ),
+        updated_at=bindparam("now", type_=UTCDateTime),
+    )
+)
 _INVITES = (
     select(_notifications.c.ics)
     .where(
@@ -120,11 +150,11 @@ _TRIED = (
     )
     .values(
         status=bindparam("new_status", type_=String),
-        attempts=_notifications.c.attempts + 1,
         external_id=bindparam("vendor_id", type_=String),
         last_error=bindparam("error", type_=String),
         updated_at=bindparam("now", type_=UTCDateTime),
         sent_at=bindparam("sent", type_=UTCDateTime),
+        sending_since=None,
     )
 )
 
@@ -141,7 +171,8 @@ async def booking_to_tell(db: Database, booking_id: UUID) -> BookingToTell | Non
 async def record(
     db: Database, booking_id: UUID, messages: Sequence[Message], *, now: datetime
 ) -> list[Outgoing]:
-    """Record each message once (insert on conflict do nothing); all of them as stored now."""
+    """Record each message once (insert on conflict do nothing) and claim those still pending
+    for this attempt; all of them as they were stored before the claim."""
     if not messages:
         return []
     insert_new = sqlite_insert if db.dialect == "sqlite" else postgresql_insert
@@ -173,32 +204,32 @@ async def record(
             ),
             rows,
         )
-        found = await connection.execute(_BY_KEYS, {"keys": [m.key for m in messages]})
+        keys = [message.key for message in messages]
+        found = await connection.execute(_BY_KEYS, {"keys": keys})
         stored = {row.idempotency_key: Outgoing(*row) for row in found}
+        # Claimed in the same transaction: from now on a crash leaves them marked as sending.
+        await connection.execute(_CLAIM, {"keys": keys, "now": now})
     return [stored[message.key] for message in messages]
 
 
-async def tried(
-    db: Database,
-    message_id: UUID,
-    status: Delivery,
-    *,
-    now: datetime,
-    vendor_id: str | None = None,
-    error: str | None = None,
-) -> None:
-    """Record one attempt: sent (with the vendor's id), failed for good, or still pending."""
+async def tried(db: Database, outcomes: Sequence[Outcome], *, now: datetime) -> None:
+    """Record what one attempt made of its messages, all in one transaction."""
+    if not outcomes:
+        return
     async with db.transaction() as connection:
         await connection.execute(
             _TRIED,
-            {
-                "message_id": message_id,
-                "new_status": status,
-                "vendor_id": vendor_id,
-                "error": error,
-                "now": now,
-                "sent": now if status == Delivery.SENT else None,
-            },
+            [
+                {
+                    "message_id": outcome.message_id,
+                    "new_status": outcome.status,
+                    "vendor_id": outcome.vendor_id,
+                    "error": outcome.error,
+                    "now": now,
+                    "sent": now if outcome.status == Delivery.SENT else None,
+                }
+                for outcome in outcomes
+            ],
         )
 
 

@@ -2,6 +2,10 @@
 
 A message never fails the booking: a refusal is recorded as failed; a vendor that cannot take
 it now makes the activity retry (after its Retry-After), sending only what is still pending.
+
+Each message is claimed in the transaction that records it, and its outcome is recorded after
+the sends, in one transaction. A retry that finds a message still claimed knows its attempt
+died mid-send, and asks the vendor whether it took the message before sending it again.
 """
 
 from __future__ import annotations
@@ -63,25 +67,21 @@ class Teller:
                 tell, tell.provider_kind, "provider", booking.provider, facts.provider, facts, False
             )
         stored = await outbox.record(self.db, tell.booking_id, messages, now=self.clock())
+        outcomes: list[outbox.Outcome] = []
         busy: list[RetryLater] = []
         for message, row in zip(messages, stored, strict=True):
             if row.status != Delivery.PENDING:
                 continue
             try:
-                vendor_id = await self._send(row.id, message, booking)
+                vendor_id = await self._send_once(row, message, booking)
             except PermanentRefusal as refused:
-                await outbox.tried(
-                    self.db, row.id, Delivery.FAILED, now=self.clock(), error=str(refused)
-                )
+                outcomes.append(outbox.Outcome(row.id, Delivery.FAILED, error=str(refused)))
             except RetryLater as later:
                 busy.append(later)
-                await outbox.tried(
-                    self.db, row.id, Delivery.PENDING, now=self.clock(), error=str(later)
-                )
+                outcomes.append(outbox.Outcome(row.id, Delivery.PENDING, error=str(later)))
             else:
-                await outbox.tried(
-                    self.db, row.id, Delivery.SENT, now=self.clock(), vendor_id=vendor_id
-                )
+                outcomes.append(outbox.Outcome(row.id, Delivery.SENT, vendor_id=vendor_id))
+        await outbox.tried(self.db, outcomes, now=self.clock())
         if busy:
             waits = [later.retry_after for later in busy if later.retry_after is not None]
             raise ApplicationError(
@@ -89,6 +89,24 @@ class Teller:
                 type=VENDOR_BUSY,
                 next_retry_delay=timedelta(seconds=max(waits)) if waits else None,
             )
+
+    async def _send_once(
+        self, row: outbox.Outgoing, message: outbox.Message, booking: outbox.BookingToTell
+    ) -> str | None:
+        """Send it, unless an attempt that died mid-send got it to the vendor: then the
+        vendor's id for it. A vendor that cannot tell gets it again (at least once)."""
+        outgoing = self._outgoing(row.id, message, booking)
+        if isinstance(outgoing, Sms):
+            if row.sending_since is not None:
+                taken = await self.sms.already_sent(outgoing, row.sending_since)
+                if taken is not None:
+                    return taken
+            return await self.sms.send(outgoing)
+        if row.sending_since is not None:
+            taken = await self.email.already_sent(outgoing, row.sending_since)
+            if taken is not None:
+                return taken
+        return await self.email.send(outgoing)
 
     def _messages(
         self,
@@ -141,27 +159,23 @@ class Teller:
             )
         return messages
 
-    async def _send(
+    def _outgoing(
         self, message_id: UUID, message: outbox.Message, booking: outbox.BookingToTell
-    ) -> str | None:
+    ) -> Email | Sms:
         if message.channel == Channel.SMS:
-            return await self.sms.send(
-                Sms(message_id=message_id, to=message.recipient, body=message.body_text)
-            )
+            return Sms(message_id=message_id, to=message.recipient, body=message.body_text)
         reader = (
             booking.customer if message.user_id == booking.customer.user_id else booking.provider
         )
-        return await self.email.send(
-            Email(
-                message_id=message_id,
-                to=message.recipient,
-                to_name=reader.name,
-                subject=message.subject or "",
-                text=message.body_text,
-                html=message.body_html or "",
-                ics=message.ics,
-                ics_method=_INVITES.get(Kind(message.kind)) if message.ics else None,
-            )
+        return Email(
+            message_id=message_id,
+            to=message.recipient,
+            to_name=reader.name,
+            subject=message.subject or "",
+            text=message.body_text,
+            html=message.body_html or "",
+            ics=message.ics,
+            ics_method=_INVITES.get(Kind(message.kind)) if message.ics else None,
         )
 
     def _facts(self, booking: outbox.BookingToTell) -> BookingFacts:

@@ -76,9 +76,11 @@ def running_stack(
     *,
     durable_temporal: bool = False,
     database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
-    """Start the stack; `durable_temporal` keeps the dev server's state in a file, and
-    `database_url` points the API and the worker at another address of the test database."""
+    """Start the stack; `durable_temporal` keeps the dev server's state in a file,
+    `database_url` points the API and the worker at another address of the test database, and
+    `extra_env` adds settings (a vendor's adapter, say) for both."""
     if durable_temporal:
         temporal, temporal_port = _durable_temporal(logs)
     else:
@@ -90,6 +92,7 @@ def running_stack(
         "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
         "TEMPORAL_TASK_QUEUE": "bookings-e2e",
         "PAYMENT_GATEWAY": "sandbox",
+        **(extra_env or {}),
     }
     api = processes.api(api_port, env, logs / "api.log")
     running = Stack(
