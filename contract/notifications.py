@@ -28,6 +28,8 @@ class Kind(StrEnum):
     RESCHEDULED = "rescheduled"
     CANCELLED = "cancelled"
     REMINDER = "reminder"
+    # A payment that arrived after the booking had ended, and went back.
+    LATE_PAYMENT_REFUNDED = "late_payment_refunded"
     # To the provider.
     PROVIDER_NEW_BOOKING = "provider_new_booking"
     PROVIDER_APPROVAL_REQUESTED = "provider_approval_requested"

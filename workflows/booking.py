@@ -107,6 +107,8 @@ END_WAITS_FOR_MOVE = "end-waits-for-move"
 HANDLERS_BEFORE_FAILURE = "handlers-before-failure"
 # The booking tells its people (email, SMS, invites) and sends reminders from timers.
 NOTIFICATIONS = "notifications-and-reminders"
+# LatePaymentRefund tells the customer their late payment went back.
+LATE_PAYMENT_MESSAGE = "late-payment-message"
 PATCHES: tuple[str, ...] = (
     PAYMENT_RETRIES,
     RELEASE_UNANSWERED_HOLD,
@@ -114,6 +116,7 @@ PATCHES: tuple[str, ...] = (
     END_WAITS_FOR_MOVE,
     HANDLERS_BEFORE_FAILURE,
     NOTIFICATIONS,
+    LATE_PAYMENT_MESSAGE,
 )
 # The gateway's answer at the deadline: bounded, the slot's hold has lapsed meanwhile.
 GATEWAY_CHECK_DEADLINE = timedelta(minutes=5)

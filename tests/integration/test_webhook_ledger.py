@@ -12,7 +12,8 @@ import httpx
 from sqlalchemy import select, update
 
 from activities.payments import events
-from db.models import PaymentEvent, SandboxPaymentIntent
+from contract.notifications import Kind
+from db.models import Notification, PaymentEvent, SandboxPaymentIntent
 from domain.booking_state import BookingStatus
 from tests.factories import future_local, make_provider
 from tests.integration.api_helpers import assert_error, sign_up
@@ -155,8 +156,21 @@ async def test_a_payment_that_lands_after_the_booking_closed_is_refunded_once(
 
     repeat = await _webhook(api, payload)
     assert repeat.json()["duplicate"] is True
-    late = await saga.client.get_workflow_handle(f"late-payment-{intent_id}").describe()
-    assert late.status is not None
+    late = saga.client.get_workflow_handle(f"late-payment-{intent_id}")
+    await late.result()
+    # The customer hears that the money went back, once (the repeat started no second refund).
+    async with saga.db.session() as session:
+        told = list(
+            await session.scalars(
+                select(Notification).where(
+                    Notification.appointment_id == UUID(booking["id"]),
+                    Notification.kind == Kind.LATE_PAYMENT_REFUNDED,
+                )
+            )
+        )
+    assert [(m.channel, m.status) for m in told] == [("email", "sent")], told
+    assert "arrived after the booking had ended" in (told[0].body_text or "")
+    assert "Your payment of USD 50.00 is refunded." in (told[0].body_text or "")
 
 
 async def test_a_late_event_for_a_booking_confirmed_with_that_payment_is_not_refunded(
