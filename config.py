@@ -20,6 +20,8 @@ PLACEHOLDER_SECRETS = frozenset({DEV_WEBHOOK_SECRET, DEV_JWT_SECRET, "", "change
 DEV_PAYLOAD_KEY = b"dev-only-payload-key-not-secret!"
 DEV_PAYLOAD_ENCRYPTION_KEYS = f"dev:{base64.urlsafe_b64encode(DEV_PAYLOAD_KEY).decode()}"
 PAYLOAD_KEY_BYTES = 32
+# DEV ONLY: a fixed, public Fernet key for calendar grants and passwords at rest.
+DEV_CALENDAR_SECRET_KEY = base64.urlsafe_b64encode(b"dev-only-calendar-key-not-secret").decode()
 
 
 class Settings(BaseSettings):
@@ -78,6 +80,12 @@ class Settings(BaseSettings):
     payload_encryption_keys: SecretStr = SecretStr(DEV_PAYLOAD_ENCRYPTION_KEYS)
     codec_cors_origins: list[str] = ["http://localhost:8233", "http://127.0.0.1:8233"]
 
+    # Calendar grants and passwords at rest: Fernet keys, comma-separated; the first encrypts,
+    # every key decrypts (add a new key first, re-seal, then drop the old one).
+    calendar_secret_keys: SecretStr = SecretStr(DEV_CALENDAR_SECRET_KEY)
+    # How often each connection's calendars are read (a signal reads them at once).
+    calendar_sync_minutes: int = Field(default=5, gt=0)
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, url: str) -> str:
@@ -106,6 +114,12 @@ class Settings(BaseSettings):
         parse_payload_keys(keys.get_secret_value())
         return keys
 
+    @field_validator("calendar_secret_keys")
+    @classmethod
+    def _well_formed_calendar_keys(cls, keys: SecretStr) -> SecretStr:
+        parse_calendar_keys(keys.get_secret_value())
+        return keys
+
     @model_validator(mode="after")
     def _real_secrets_outside_development(self) -> Settings:
         if self.email_backend == "sendgrid" and self.sendgrid_api_key is None:
@@ -125,6 +139,10 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name.upper()} must be set to a real secret in production")
         if DEV_PAYLOAD_KEY in self.payload_keys.values():
             raise ValueError("PAYLOAD_ENCRYPTION_KEYS must not contain the development key")
+        if DEV_CALENDAR_SECRET_KEY in parse_calendar_keys(
+            self.calendar_secret_keys.get_secret_value()
+        ):
+            raise ValueError("CALENDAR_SECRET_KEYS must not contain the development key")
         if self.payment_gateway == "sandbox":
             raise ValueError(
                 "PAYMENT_GATEWAY=sandbox takes no real money and is for development only; "
@@ -189,3 +207,21 @@ def _with_driver(url: str, *, sqlite: str, postgresql: str) -> str:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def parse_calendar_keys(value: str) -> list[str]:
+    """The Fernet keys of CALENDAR_SECRET_KEYS, in order; ValueError naming the bad one."""
+    from cryptography.fernet import Fernet
+
+    keys = [key.strip() for key in value.split(",") if key.strip()]
+    if not keys:
+        raise ValueError("CALENDAR_SECRET_KEYS must hold at least one Fernet key")
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except (ValueError, binascii.Error):
+            raise ValueError(
+                f"CALENDAR_SECRET_KEYS key {position} is not a Fernet key (32 url-safe base64 "
+                "bytes, as Fernet.generate_key() makes)"
+            ) from None
+    return keys

@@ -278,9 +278,21 @@ class ExternalBusyBlock(Base):
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
     end_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Where calendar sync found it (migration 0007); None for blocks put there otherwise.
+    connection_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey(
+            "calendar_connections.id",
+            ondelete="CASCADE",
+            name="fk_external_busy_blocks_connection",
+        )
+    )
+    calendar_id: Mapped[str | None] = mapped_column(String(1024))
+    # The event, or the recurring series, the block is an occurrence of.
+    resource: Mapped[str | None] = mapped_column(String(1024))
 
     __table_args__ = (
         Index("ix_external_busy_blocks_provider_span", "provider_id", "start_at", "end_at"),
+        Index("ix_external_busy_blocks_connection", "connection_id", "calendar_id", "resource"),
         UniqueConstraint(
             "provider_id", "source", "external_id", name="uq_external_busy_blocks_event"
         ),
@@ -288,9 +300,56 @@ class ExternalBusyBlock(Base):
     )
 
 
+class CalendarConnection(Base):
+    """One calendar account of a provider (migration 0007): a Google or Microsoft grant or a
+    CalDAV login, sealed in `secret`; which calendars block time, where bookings are written,
+    and how far each calendar has been read."""
+
+    __tablename__ = "calendar_connections"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("provider_profiles.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # contract.calendars.CalendarKind
+    status: Mapped[str] = mapped_column(String(16))  # contract.calendars.ConnectionStatus
+    account: Mapped[str] = mapped_column(String(320))
+    server_url: Mapped[str | None] = mapped_column(String(1024))
+    secret: Mapped[str] = mapped_column(Text)
+    blocking_calendars: Mapped[str] = mapped_column(Text, server_default="[]")  # JSON list
+    destination_calendar: Mapped[str | None] = mapped_column(String(1024))
+    sync_state: Mapped[str] = mapped_column(Text, server_default="{}")  # JSON: calendar -> state
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    broken_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("provider_id", "kind", "account", name="uq_calendar_connections_account"),
+        Index("ix_calendar_connections_provider", "provider_id"),
+    )
+
+
+class CalendarAuthorization(Base):
+    """An OAuth flow in progress (migration 0007): its `state` is bound to the user, used once,
+    and expires; `secret` seals the PKCE verifier (or MSAL's flow)."""
+
+    __tablename__ = "calendar_authorizations"
+
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("provider_profiles.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    secret: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 __all__ = [
     "Appointment",
     "Base",
+    "CalendarAuthorization",
+    "CalendarConnection",
     "ExternalBusyBlock",
     "Holiday",
     "Notification",

@@ -75,6 +75,7 @@ def test_app_services_configure_exactly_what_settings_reads(
         "STRIPE_API_KEY": "sk_live_real",
         "JWT_SECRET": "a-long-random-production-jwt-secret",
         "PAYLOAD_ENCRYPTION_KEYS": "2026:" + base64.b64encode(b"p" * 32).decode(),
+        "CALENDAR_SECRET_KEYS": base64.urlsafe_b64encode(b"c" * 32).decode(),
     }
     values = {key: _interpolate(str(value), secrets) for key, value in environment.items()}
     settings = Settings(_env_file=None, **{k.lower(): v for k, v in values.items()})  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ import base64
 import pytest
 from pydantic import ValidationError
 
-from config import DEV_JWT_SECRET, DEV_WEBHOOK_SECRET, Settings
+from config import DEV_CALENDAR_SECRET_KEY, DEV_JWT_SECRET, DEV_WEBHOOK_SECRET, Settings
 
 
 @pytest.fixture(autouse=True)
@@ -66,6 +66,7 @@ REAL = {
     "payment_gateway": "stripe",
     "stripe_api_key": "sk_live_real",
     "payload_encryption_keys": "k1:" + base64.b64encode(b"k" * 32).decode(),
+    "calendar_secret_keys": base64.urlsafe_b64encode(b"c" * 32).decode(),
 }
 
 
@@ -83,3 +84,16 @@ def test_production_refuses_the_sandbox_gateway() -> None:
 def test_an_unknown_database_is_refused() -> None:
     with pytest.raises(ValidationError, match="DATABASE_URL"):
         _settings(database_url="mysql://root@localhost/db")
+
+
+def test_production_refuses_the_development_calendar_key() -> None:
+    """Calendar grants sealed with a key published in the repository are not sealed at all."""
+    rotated = f"{REAL['calendar_secret_keys']},{DEV_CALENDAR_SECRET_KEY}"
+    with pytest.raises(ValidationError, match="CALENDAR_SECRET_KEYS must not contain"):
+        _settings(environment="production", **{**REAL, "calendar_secret_keys": rotated})
+
+
+@pytest.mark.parametrize("keys", ["", "not-a-key", f"{DEV_CALENDAR_SECRET_KEY},short"])
+def test_calendar_keys_must_be_fernet_keys(keys: str) -> None:
+    with pytest.raises(ValidationError, match="CALENDAR_SECRET_KEYS"):
+        _settings(calendar_secret_keys=keys)

@@ -1,0 +1,1 @@
+"""Provider calendars: one adapter per vendor behind the CalendarAccount port."""

@@ -1,0 +1,346 @@
+"""Provider calendar connections: made, chosen, synced, broken, removed; and their busy blocks.
+
+A sync's busy time replaces the calendar's blocks in one transaction: a full listing replaces
+all of them, an incremental one removes the resources it names and adds what is busy now. The
+booking's own events (written by us) are not stored: the booking already blocks its time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import NamedTuple, cast
+from uuid import UUID, uuid4
+
+from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from contract.calendars import BusyChanges, BusyEvent, ConnectionStatus
+from db.engine import Database
+from db.models import CalendarAuthorization, CalendarConnection, ExternalBusyBlock
+
+_connections = cast(Table, CalendarConnection.__table__)
+_authorizations = cast(Table, CalendarAuthorization.__table__)
+_blocks = cast(Table, ExternalBusyBlock.__table__)
+# A recurring resource's occurrences are `<resource>#<occurrence>`.
+OCCURRENCE = "#"
+
+
+class Connection(NamedTuple):
+    id: UUID
+    provider_id: UUID
+    kind: str
+    status: str
+    account: str
+    server_url: str | None
+    secret: str
+    blocking_calendars: list[str]
+    destination_calendar: str | None
+    sync_state: dict[str, str]
+    last_synced_at: datetime | None
+    last_error: str | None
+    broken_reason: str | None
+    created_at: datetime
+
+
+_COLUMNS = [_connections.c[name] for name in Connection._fields]
+
+
+def _connection(row: Sequence[object]) -> Connection:
+    values = dict(zip(Connection._fields, row, strict=True))
+    values["blocking_calendars"] = json.loads(str(values["blocking_calendars"]))
+    values["sync_state"] = json.loads(str(values["sync_state"]))
+    return Connection(**values)  # type: ignore[arg-type]
+
+
+async def connect(
+    db: Database,
+    *,
+    provider_id: UUID,
+    kind: str,
+    account: str,
+    secret: str,
+    now: datetime,
+    server_url: str | None = None,
+) -> Connection:
+    """Store a new grant or login; the same account connected again replaces its secret and
+    becomes active again (a broken connection is mended by reconnecting)."""
+    insert_new = sqlite_insert if db.dialect == "sqlite" else postgresql_insert
+    row = {
+        "id": uuid4(),
+        "provider_id": provider_id,
+        "kind": kind,
+        "status": ConnectionStatus.ACTIVE.value,
+        "account": account,
+        "server_url": server_url,
+        "secret": secret,
+        "blocking_calendars": "[]",
+        "sync_state": "{}",
+        "created_at": now,
+        "updated_at": now,
+    }
+    statement = insert_new(_connections).values(row)
+    statement = statement.on_conflict_do_update(
+        index_elements=["provider_id", "kind", "account"],
+        set_={
+            "secret": statement.excluded.secret,
+            "server_url": statement.excluded.server_url,
+            "status": ConnectionStatus.ACTIVE.value,
+            "broken_reason": None,
+            "last_error": None,
+            "updated_at": now,
+        },
+    )
+    async with db.transaction() as connection:
+        await connection.execute(statement)
+        found = (
+            await connection.execute(
+                select(*_COLUMNS).where(
+                    _connections.c.provider_id == provider_id,
+                    _connections.c.kind == kind,
+                    _connections.c.account == account,
+                )
+            )
+        ).one()
+    return _connection(found)
+
+
+async def of_provider(db: Database, provider_id: UUID) -> list[Connection]:
+    async with db.reading() as connection:
+        rows = await connection.execute(
+            select(*_COLUMNS)
+            .where(_connections.c.provider_id == provider_id)
+            .order_by(_connections.c.created_at)
+        )
+        return [_connection(row) for row in rows]
+
+
+async def get(db: Database, connection_id: UUID) -> Connection | None:
+    async with db.reading() as connection:
+        row = (
+            await connection.execute(select(*_COLUMNS).where(_connections.c.id == connection_id))
+        ).first()
+    return _connection(row) if row is not None else None
+
+
+async def disconnect(db: Database, connection_id: UUID) -> bool:
+    """Remove the connection and every busy block it brought; False if there was none."""
+    async with db.transaction() as connection:
+        await connection.execute(delete(_blocks).where(_blocks.c.connection_id == connection_id))
+        result = await connection.execute(
+            delete(_connections).where(_connections.c.id == connection_id)
+        )
+    return bool(result.rowcount)
+
+
+async def choose(
+    db: Database,
+    connection_id: UUID,
+    *,
+    blocking: list[str],
+    destination: str | None,
+    now: datetime,
+) -> None:
+    """Which calendars block the provider's time, and where new bookings go. A calendar no
+    longer blocking takes its busy blocks and sync state with it."""
+    async with db.transaction() as connection:
+        state_text = await connection.scalar(
+            select(_connections.c.sync_state).where(_connections.c.id == connection_id)
+        )
+        state = {k: v for k, v in json.loads(state_text or "{}").items() if k in blocking}
+        await connection.execute(
+            delete(_blocks).where(
+                _blocks.c.connection_id == connection_id, _blocks.c.calendar_id.not_in(blocking)
+            )
+        )
+        await connection.execute(
+            update(_connections)
+            .where(_connections.c.id == connection_id)
+            .values(
+                blocking_calendars=json.dumps(blocking),
+                destination_calendar=destination,
+                sync_state=json.dumps(state),
+                updated_at=now,
+            )
+        )
+
+
+async def mark_broken(db: Database, connection_id: UUID, reason: str, *, now: datetime) -> bool:
+    """The grant no longer works: broken until the provider reconnects. True if it was not
+    broken already (so the provider is told once)."""
+    async with db.transaction() as connection:
+        result = await connection.execute(
+            update(_connections)
+            .where(
+                _connections.c.id == connection_id,
+                _connections.c.status != ConnectionStatus.BROKEN.value,
+            )
+            .values(
+                status=ConnectionStatus.BROKEN.value,
+                broken_reason=reason,
+                last_error=reason,
+                updated_at=now,
+            )
+        )
+    return bool(result.rowcount)
+
+
+async def replace_secret(db: Database, connection_id: UUID, secret: str, *, now: datetime) -> None:
+    """A refreshed grant."""
+    async with db.transaction() as connection:
+        await connection.execute(
+            update(_connections)
+            .where(_connections.c.id == connection_id)
+            .values(secret=secret, updated_at=now)
+        )
+
+
+async def sync_failed(db: Database, connection_id: UUID, error: str, *, now: datetime) -> None:
+    async with db.transaction() as connection:
+        await connection.execute(
+            update(_connections)
+            .where(_connections.c.id == connection_id)
+            .values(last_error=error, updated_at=now)
+        )
+
+
+def block_key(connection_id: UUID, calendar_id: str, external_id: str) -> str:
+    """The block's external_id column: unique per connection, calendar and occurrence, within
+    the column's 255 characters whatever the vendor's ids are."""
+    named = f"{connection_id}\n{calendar_id}\n{external_id}".encode()
+    return hashlib.sha256(named).hexdigest()
+
+
+def resource_of(external_id: str) -> str:
+    return external_id.split(OCCURRENCE, 1)[0]
+
+
+async def apply_busy_changes(
+    db: Database,
+    connection: Connection,
+    calendar_id: str,
+    changes: BusyChanges,
+    *,
+    now: datetime,
+) -> int:
+    """Store one calendar's sync and its new state, in one transaction; how many blocks the
+    calendar has now."""
+    # Ours mirror a booking that blocks its time already; an empty span blocks nothing.
+    theirs = [e for e in changes.busy if e.booking_id is None and e.end > e.start]
+    mine = _blocks.c.connection_id == connection.id
+    in_calendar = mine & (_blocks.c.calendar_id == calendar_id)
+    async with db.transaction() as conn:
+        if changes.full:
+            await conn.execute(delete(_blocks).where(in_calendar))
+        else:
+            gone = {resource_of(key) for key in changes.removed} | {
+                resource_of(event.external_id) for event in changes.busy
+            }
+            gone_keys = list(changes.removed)
+            if gone or gone_keys:
+                await conn.execute(
+                    delete(_blocks).where(
+                        in_calendar,
+                        or_(_blocks.c.resource.in_(gone), _blocks.c.resource.in_(gone_keys)),
+                    )
+                )
+        if theirs:
+            await conn.execute(
+                _blocks.insert(), [_row(connection, calendar_id, e, now) for e in theirs]
+            )
+        state = dict(connection.sync_state)
+        if changes.state is not None:
+            state[calendar_id] = changes.state
+        else:
+            state.pop(calendar_id, None)
+        await conn.execute(
+            update(_connections)
+            .where(_connections.c.id == connection.id)
+            .values(
+                sync_state=json.dumps(state), last_synced_at=now, last_error=None, updated_at=now
+            )
+        )
+        count = await conn.scalar(select(func.count(_blocks.c.id)).where(in_calendar))
+    return int(count or 0)
+
+
+def _row(
+    connection: Connection, calendar_id: str, event: BusyEvent, now: datetime
+) -> dict[str, object]:
+    return {
+        "id": uuid4(),
+        "provider_id": connection.provider_id,
+        "source": connection.kind,
+        "external_id": block_key(connection.id, calendar_id, event.external_id),
+        "start_at": event.start,
+        "end_at": event.end,
+        "created_at": now,
+        "connection_id": connection.id,
+        "calendar_id": calendar_id,
+        "resource": resource_of(event.external_id),
+    }
+
+
+class Authorization(NamedTuple):
+    provider_id: UUID
+    kind: str
+    secret: str
+
+
+async def start_authorization(
+    db: Database,
+    *,
+    state: str,
+    user_id: UUID,
+    provider_id: UUID,
+    kind: str,
+    secret: str,
+    expires_at: datetime,
+    now: datetime,
+) -> None:
+    async with db.transaction() as connection:
+        await connection.execute(
+            _authorizations.insert().values(
+                state=state,
+                user_id=user_id,
+                provider_id=provider_id,
+                kind=kind,
+                secret=secret,
+                expires_at=expires_at,
+                created_at=now,
+            )
+        )
+
+
+async def take_authorization(
+    db: Database, *, state: str, user_id: UUID, kind: str, now: datetime
+) -> Authorization | None:
+    """The flow `state` names, once: only for the user who started it, of that kind, before it
+    expires. None otherwise (unknown, someone else's, used or expired)."""
+    async with db.transaction() as connection:
+        taken = await connection.execute(
+            update(_authorizations)
+            .where(
+                _authorizations.c.state == state,
+                _authorizations.c.user_id == user_id,
+                _authorizations.c.kind == kind,
+                _authorizations.c.used_at.is_(None),
+                _authorizations.c.expires_at > now,
+            )
+            .values(used_at=now)
+        )
+        if not taken.rowcount:
+            return None
+        row = (
+            await connection.execute(
+                select(
+                    _authorizations.c.provider_id,
+                    _authorizations.c.kind,
+                    _authorizations.c.secret,
+                ).where(_authorizations.c.state == state)
+            )
+        ).one()
+    return Authorization(*row)
