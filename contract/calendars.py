@@ -89,3 +89,23 @@ class WrittenEvent(Model):
     calendar_id: str
     event_id: str
     etag: str | None = None
+
+
+class SyncRequest(Model):
+    """CalendarSyncWorkflow's input: the connection, and how often to read it."""
+
+    connection_id: UUID
+    period_seconds: int
+
+
+class SyncReport(Model):
+    """What one sync of a connection did. `status` is the connection's after it: `broken`
+    (the grant no longer works) and `gone` (disconnected) end the sync workflow."""
+
+    connection_id: UUID
+    status: str  # ConnectionStatus, or "gone"
+    calendars: int = 0
+    blocks: int = 0
+    error: str | None = None
+    # External events that overlap bookings already confirmed (reported, never acted on).
+    conflicts: int = 0

@@ -20,11 +20,22 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from contract.calendars import BusyChanges, BusyEvent, ConnectionStatus
 from db.engine import Database
-from db.models import CalendarAuthorization, CalendarConnection, ExternalBusyBlock
+from db.models import (
+    Appointment,
+    CalendarAuthorization,
+    CalendarConnection,
+    ExternalBusyBlock,
+    Service,
+)
+from domain.booking_state import BookingStatus
 
 _connections = cast(Table, CalendarConnection.__table__)
 _authorizations = cast(Table, CalendarAuthorization.__table__)
 _blocks = cast(Table, ExternalBusyBlock.__table__)
+_appointments = cast(Table, Appointment.__table__)
+_services = cast(Table, Service.__table__)
+# How far ahead calendars are read when the provider offers nothing further.
+DEFAULT_HORIZON_DAYS = 90
 # A recurring resource's occurrences are `<resource>#<occurrence>`.
 OCCURRENCE = "#"
 
@@ -251,7 +262,11 @@ async def apply_busy_changes(
             await conn.execute(
                 _blocks.insert(), [_row(connection, calendar_id, e, now) for e in theirs]
             )
-        state = dict(connection.sync_state)
+        # Read here, not from `connection`: each calendar's sync writes its own entry.
+        state_text = await conn.scalar(
+            select(_connections.c.sync_state).where(_connections.c.id == connection.id)
+        )
+        state = json.loads(state_text or "{}")
         if changes.state is not None:
             state[calendar_id] = changes.state
         else:
@@ -344,3 +359,32 @@ async def take_authorization(
             )
         ).one()
     return Authorization(*row)
+
+
+async def horizon_days(db: Database, provider_id: UUID) -> int:
+    """How far ahead the provider can be booked: the furthest of their services' horizons."""
+    async with db.reading() as connection:
+        days = await connection.scalar(
+            select(func.max(_services.c.horizon_days)).where(_services.c.provider_id == provider_id)
+        )
+    return int(days or DEFAULT_HORIZON_DAYS)
+
+
+async def conflicts(db: Database, connection_id: UUID, *, now: datetime) -> int:
+    """Confirmed bookings still ahead that a block of this connection overlaps: the provider
+    is told; the bookings are left as they are."""
+    overlapping = (
+        select(func.count(func.distinct(_appointments.c.id)))
+        .select_from(
+            _appointments.join(_blocks, _blocks.c.provider_id == _appointments.c.provider_id)
+        )
+        .where(
+            _blocks.c.connection_id == connection_id,
+            _appointments.c.status == BookingStatus.CONFIRMED.value,
+            _appointments.c.end_at > now,
+            _blocks.c.start_at < _appointments.c.end_at,
+            _blocks.c.end_at > _appointments.c.start_at,
+        )
+    )
+    async with db.reading() as connection:
+        return int(await connection.scalar(overlapping) or 0)

@@ -11,8 +11,10 @@ BOOKING_STATUS = SearchAttributeKey.for_keyword("BookingStatus")
 PROVIDER_ID = SearchAttributeKey.for_keyword("ProviderId")
 SERVICE_ID = SearchAttributeKey.for_keyword("ServiceId")
 APPOINTMENT_START = SearchAttributeKey.for_datetime("AppointmentStart")
+# A calendar connection's sync: active, or broken (the grant no longer works).
+CALENDAR_SYNC_STATUS = SearchAttributeKey.for_keyword("CalendarSyncStatus")
 
-ALL = (BOOKING_STATUS, PROVIDER_ID, SERVICE_ID, APPOINTMENT_START)
+ALL = (BOOKING_STATUS, PROVIDER_ID, SERVICE_ID, APPOINTMENT_START, CALENDAR_SYNC_STATUS)
 
 
 def initial(

@@ -27,11 +27,15 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.booking import BookingActivities
+from activities.calendar_sync import CalendarSyncActivities
+from activities.calendars.port import GrantBroken
 from activities.payments.sandbox import SandboxPaymentGateway
 from activities.reconcile import ReconcileActivities
 from config import Settings
+from contract.calendars import CalendarKind, SyncRequest
 from contract.messages import CancelRequest, Decision, RescheduleRequest, VoidPaymentRequest
 from contract.reconcile import ReconcileRun
+from db import calendar_connections
 from db.engine import Database
 from db.migrate import upgrade_to_head
 from db.models import Appointment, SandboxPaymentIntent
@@ -39,6 +43,7 @@ from devstack.binaries import temporal_test_server
 from domain.booking_state import BookingStatus
 from tests.factories import ProviderFixture, future_local, make_customer, make_provider
 from tests.temporal_fixtures import Saga, converter_for_tests, register_search_attributes
+from tests.workflows.calendar_fakes import Account
 from tests.workflows.helpers import (
     BookingHandle,
     activities_losing_the_hold_answer,
@@ -49,11 +54,15 @@ from tests.workflows.helpers import (
     status_becomes,
 )
 from workflows.booking import PATCHES, BookingWorkflow
+from workflows.calendar_sync import CalendarSyncWorkflow
+from workflows.calendar_sync import workflow_id as sync_workflow_id
 from workflows.late_payment import LatePaymentRefund
 from workflows.reconciler import ReconcilerWorkflow
 
 # Every workflow the worker runs: each has its histories recorded and replayed.
-WORKFLOWS = [BookingWorkflow, LatePaymentRefund, ReconcilerWorkflow]
+WORKFLOWS = [BookingWorkflow, LatePaymentRefund, ReconcilerWorkflow, CalendarSyncWorkflow]
+# The calendar account every recorded calendar sync reads: in memory.
+CALENDAR = Account()
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -381,6 +390,42 @@ async def _reconciled(saga: Saga) -> WorkflowHandle[Any, Any]:
     return handle
 
 
+async def _calendar(_: calendar_connections.Connection) -> Account:
+    return CALENDAR
+
+
+@path("calendar_sync_until_the_grant_breaks")
+async def _calendar_sync(saga: Saga) -> WorkflowHandle[Any, Any]:
+    """CalendarSyncWorkflow: a sync at once, one after the period, one on a signal that finds
+    the grant revoked."""
+    made = await make_provider(saga.db)
+    now = datetime.now(UTC)
+    connection = await calendar_connections.connect(
+        saga.db,
+        provider_id=made.provider_id,
+        kind=CalendarKind.CALDAV,
+        account=f"recorded-{uuid.uuid4().hex[:8]}@example.com",
+        secret="sealed",
+        now=now,
+    )
+    await calendar_connections.choose(
+        saga.db, connection.id, blocking=["work"], destination="work", now=now
+    )
+    start = now + timedelta(days=2)
+    CALENDAR.events["meeting"] = (start, start + timedelta(hours=1))
+    handle = await saga.client.start_workflow(
+        CalendarSyncWorkflow.run,
+        SyncRequest(connection_id=connection.id, period_seconds=300),
+        id=sync_workflow_id(connection.id),
+        task_queue=saga.task_queue,
+    )
+    await saga.env.sleep(timedelta(minutes=6))
+    CALENDAR.failures.append(GrantBroken("invalid_grant: Token has been expired or revoked."))
+    await handle.signal(CalendarSyncWorkflow.sync_now)
+    await handle.result()
+    return handle
+
+
 async def record(names: list[str], into: Path) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings(
@@ -409,6 +454,7 @@ async def record(names: list[str], into: Path) -> None:
                         activities=[
                             *ACTIVITIES.get(name, BookingActivities.all)(activities),
                             *ReconcileActivities(db, env.client, payments).all(),
+                            *CalendarSyncActivities(db, _calendar).all(),  # type: ignore[arg-type]
                         ],
                     ):
                         saga = Saga(env, env.client, task_queue, db, payments)

@@ -1,0 +1,118 @@
+"""Calendar sync's one step: read each chosen calendar of a connection into its busy blocks.
+
+A grant that no longer works marks the connection broken, with the reason the provider reads
+in `GET /calendar/connections`, and ends the sync until they reconnect. A vendor that cannot
+answer now makes the activity retry: after its Retry-After, else with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.calendars.port import (
+    CalendarAccount,
+    CalendarRefused,
+    CalendarRetryLater,
+    GrantBroken,
+)
+from contract.calendars import ConnectionStatus, SyncReport
+from db import calendar_connections as store
+from db.engine import Database
+from db.sealed import SealBroken
+from domain.timezones import utc_now
+
+log = logging.getLogger(__name__)
+CALENDAR_BUSY = "CalendarBusy"
+# Events that started a little before now still block what is left of them.
+LOOK_BACK = timedelta(days=1)
+
+OpenAccount = Callable[[store.Connection], Awaitable[CalendarAccount]]
+
+
+class CalendarSyncActivities:
+    def __init__(
+        self,
+        db: Database,
+        open_account: OpenAccount,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._db = db
+        self._open = open_account
+        self._clock = clock
+
+    @activity.defn
+    async def sync_calendars(self, connection_id: UUID) -> SyncReport:
+        """Read every calendar the provider chose to block their time."""
+        connection = await store.get(self._db, connection_id)
+        if connection is None:
+            return SyncReport(connection_id=connection_id, status="gone")
+        if connection.status == ConnectionStatus.BROKEN:
+            return SyncReport(
+                connection_id=connection_id,
+                status=connection.status,
+                error=connection.broken_reason,
+            )
+        now = self._clock()
+        try:
+            account = await self._open(connection)
+        except (GrantBroken, SealBroken) as broken:
+            return await self._broken(connection, str(broken), now)
+        try:
+            return await self._read(account, connection, now)
+        except GrantBroken as broken:
+            return await self._broken(connection, str(broken), now)
+        except CalendarRetryLater as later:
+            await store.sync_failed(self._db, connection_id, str(later), now=now)
+            raise ApplicationError(
+                str(later),
+                type=CALENDAR_BUSY,
+                next_retry_delay=(
+                    timedelta(seconds=later.retry_after) if later.retry_after is not None else None
+                ),
+            ) from later
+        finally:
+            await account.aclose()
+
+    async def _read(
+        self, account: CalendarAccount, connection: store.Connection, now: datetime
+    ) -> SyncReport:
+        horizon = timedelta(days=await store.horizon_days(self._db, connection.provider_id))
+        blocks, errors = 0, []
+        for calendar_id in connection.blocking_calendars:
+            state = connection.sync_state.get(calendar_id)
+            try:
+                changes = await account.busy_changes(
+                    calendar_id, state, now - LOOK_BACK, now + horizon
+                )
+            except CalendarRefused as refused:
+                # One calendar refused (deleted, no longer shared): the others still sync.
+                errors.append(f"{calendar_id}: {refused}")
+                continue
+            blocks += await store.apply_busy_changes(
+                self._db, connection, calendar_id, changes, now=now
+            )
+        if errors:
+            await store.sync_failed(self._db, connection.id, "; ".join(errors), now=now)
+        conflicts = await store.conflicts(self._db, connection.id, now=now)
+        return SyncReport(
+            connection_id=connection.id,
+            status=ConnectionStatus.ACTIVE,
+            calendars=len(connection.blocking_calendars),
+            blocks=blocks,
+            error="; ".join(errors) or None,
+            conflicts=conflicts,
+        )
+
+    async def _broken(self, connection: store.Connection, reason: str, now: datetime) -> SyncReport:
+        if await store.mark_broken(self._db, connection.id, reason, now=now):
+            log.warning("calendar connection %s is broken: %s", connection.id, reason)
+        return SyncReport(connection_id=connection.id, status=ConnectionStatus.BROKEN, error=reason)
+
+    def all(self) -> list[Callable[..., object]]:
+        return [self.sync_calendars]
