@@ -11,6 +11,8 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.booking import BookingActivities
+from activities.calendar_sync import CalendarSyncActivities
+from activities.calendars.accounts import CalendarAccounts
 from activities.notifications.teller import Teller, teller_from_settings
 from activities.payments import gateway_from_settings
 from activities.payments.port import PaymentGateway
@@ -18,6 +20,7 @@ from activities.reconcile import ReconcileActivities
 from config import Settings, get_settings
 from db.engine import Database
 from workflows.booking import BookingWorkflow
+from workflows.calendar_sync import CalendarSyncWorkflow
 from workflows.client import connect
 from workflows.late_payment import LatePaymentRefund
 from workflows.reconciler import ReconcilerWorkflow
@@ -31,11 +34,12 @@ def build_worker(
 ) -> Worker:
     activities = BookingActivities(db, payments, teller)
     reconcile = ReconcileActivities(db, client, payments)
+    calendars = CalendarSyncActivities(db, CalendarAccounts.from_settings(settings, db).open)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[BookingWorkflow, LatePaymentRefund, ReconcilerWorkflow],
-        activities=[*activities.all(), *reconcile.all()],
+        workflows=[BookingWorkflow, LatePaymentRefund, ReconcilerWorkflow, CalendarSyncWorkflow],
+        activities=[*activities.all(), *reconcile.all(), *calendars.all()],
         # The sandbox re-imports the workflow module and the SDK's workflow runtime for every
         # booking it starts or replays: about a third of this worker's CPU per booking (see
         # README, Performance). Its job is to catch non-deterministic workflow code, and that

@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 CALENDAR_BUSY = "CalendarBusy"
 # Events that started a little before now still block what is left of them.
 LOOK_BACK = timedelta(days=1)
+# An incremental sync reports what changed, not the occurrences of an unchanged series that the
+# moving horizon brings in: a full listing at least this often.
+FULL_EVERY = timedelta(days=1)
 
 OpenAccount = Callable[[store.Connection], Awaitable[CalendarAccount]]
 
@@ -84,8 +87,11 @@ class CalendarSyncActivities:
     ) -> SyncReport:
         horizon = timedelta(days=await store.horizon_days(self._db, connection.provider_id))
         blocks, errors = 0, []
+        full_due = (
+            connection.full_synced_at is None or now - connection.full_synced_at >= FULL_EVERY
+        )
         for calendar_id in connection.blocking_calendars:
-            state = connection.sync_state.get(calendar_id)
+            state = None if full_due else connection.sync_state.get(calendar_id)
             try:
                 changes = await account.busy_changes(
                     calendar_id, state, now - LOOK_BACK, now + horizon

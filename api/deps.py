@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from temporalio.client import Client
 
+from activities.calendars.accounts import CalendarAccounts
 from activities.payments.port import PaymentGateway
 from api.errors import APIError
 from api.security import user_id_from_token
@@ -16,6 +17,7 @@ from api.slot_gate import SlotGate
 from config import Settings
 from db.engine import Database
 from db.users import Account, get_account
+from workflows.calendar_client import CalendarSyncClient
 from workflows.client import BookingClient
 
 
@@ -28,6 +30,8 @@ class AppServices:
     temporal: Client
     payments: PaymentGateway
     bookings: BookingClient
+    calendars: CalendarAccounts
+    calendar_syncs: CalendarSyncClient
     slot_gate: SlotGate = field(default_factory=SlotGate)
 
 

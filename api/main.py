@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
+from activities.calendars.accounts import CalendarAccounts
 from activities.payments import gateway_from_settings
 from api.deps import AppServices
 from api.errors import install_error_handlers
 from api.routes import (
     appointments,
     auth,
+    calendars,
     codec,
     health,
     notifications,
@@ -24,6 +27,7 @@ from api.routes import (
 )
 from config import Settings, get_settings
 from db.engine import Database
+from workflows.calendar_client import CalendarSyncClient
 from workflows.client import BookingClient, connect
 
 
@@ -42,6 +46,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             temporal=temporal,
             payments=payments_gateway,
             bookings=BookingClient(temporal, settings.temporal_task_queue),
+            calendars=CalendarAccounts.from_settings(settings, db),
+            calendar_syncs=CalendarSyncClient(
+                temporal,
+                settings.temporal_task_queue,
+                timedelta(minutes=settings.calendar_sync_minutes),
+            ),
         )
         try:
             yield
@@ -67,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         notifications.router,
         notifications.webhooks,
         payments.router,
+        calendars.router,
     ):
         app.include_router(router)
     app.include_router(codec.router, dependencies=codec.access(settings))

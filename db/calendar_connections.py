@@ -52,6 +52,7 @@ class Connection(NamedTuple):
     destination_calendar: str | None
     sync_state: dict[str, str]
     last_synced_at: datetime | None
+    full_synced_at: datetime | None
     last_error: str | None
     broken_reason: str | None
     created_at: datetime
@@ -157,7 +158,8 @@ async def choose(
 ) -> None:
     """Which calendars block the provider's time, and where new bookings go. A calendar no
     longer blocking takes its busy blocks and sync state with it."""
-    async with db.transaction() as connection:
+    # Read, then write: serialized, or two SQLite writers deadlock on the upgrade.
+    async with db.serialized_transaction() as connection:
         state_text = await connection.scalar(
             select(_connections.c.sync_state).where(_connections.c.id == connection_id)
         )
@@ -243,7 +245,7 @@ async def apply_busy_changes(
     theirs = [e for e in changes.busy if e.booking_id is None and e.end > e.start]
     mine = _blocks.c.connection_id == connection.id
     in_calendar = mine & (_blocks.c.calendar_id == calendar_id)
-    async with db.transaction() as conn:
+    async with db.serialized_transaction() as conn:
         if changes.full:
             await conn.execute(delete(_blocks).where(in_calendar))
         else:
@@ -275,7 +277,11 @@ async def apply_busy_changes(
             update(_connections)
             .where(_connections.c.id == connection.id)
             .values(
-                sync_state=json.dumps(state), last_synced_at=now, last_error=None, updated_at=now
+                sync_state=json.dumps(state),
+                last_synced_at=now,
+                last_error=None,
+                updated_at=now,
+                **({"full_synced_at": now} if changes.full else {}),
             )
         )
         count = await conn.scalar(select(func.count(_blocks.c.id)).where(in_calendar))

@@ -318,6 +318,9 @@ class CalendarConnection(Base):
     destination_calendar: Mapped[str | None] = mapped_column(String(1024))
     sync_state: Mapped[str] = mapped_column(Text, server_default="{}")  # JSON: calendar -> state
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last full listing: an incremental sync reports only what changed, not the
+    # occurrences the moving horizon brings in, so a full one runs daily.
+    full_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     broken_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -135,7 +135,7 @@ class BookingClient:
             static_summary=summary,
         )
         try:
-            return await _engine(
+            return await call_engine(
                 self._client.execute_update_with_start_workflow(
                     BookingWorkflow.wait_until_held,
                     start_workflow_operation=start,
@@ -163,14 +163,14 @@ class BookingClient:
         not in two."""
         handle = self._client.get_workflow_handle(workflow_id(booking_id))
         try:
-            state: BookingState = await _engine(
+            state: BookingState = await call_engine(
                 handle.query(
                     BookingWorkflow.state,
                     reject_condition=QueryRejectCondition.NOT_OPEN,
                     rpc_timeout=timedelta(seconds=self._accept_within),
                 )
             )
-        except (WorkflowQueryRejectedError, _NotFound):
+        except (WorkflowQueryRejectedError, WorkflowNotFound):
             return None
         return None if state.status == "rejected" else state
 
@@ -193,8 +193,8 @@ class BookingClient:
         )
         handle = self._client.get_workflow_handle(workflow_id(event.booking_id))
         try:
-            await _engine(handle.signal(signal, event, rpc_timeout=SIGNAL_TIMEOUT))
-        except _NotFound:
+            await call_engine(handle.signal(signal, event, rpc_timeout=SIGNAL_TIMEOUT))
+        except WorkflowNotFound:
             return Delivery.CLOSED
         return Delivery.DELIVERED
 
@@ -207,7 +207,7 @@ class BookingClient:
             reason="paid after the booking had ended",
         )
         try:
-            await _engine(
+            await call_engine(
                 self._client.start_workflow(
                     LatePaymentRefund.run,
                     request,
@@ -225,13 +225,13 @@ class BookingClient:
         handle = self._client.get_workflow_handle(workflow_id(event.booking_id))
         try:
             async with asyncio.timeout(within.total_seconds()):
-                state: BookingState = await _engine(
+                state: BookingState = await call_engine(
                     handle.execute_update(BookingWorkflow.wait_until_seen, event)
                 )
         except (
             TimeoutError,
             BookingEngineUnavailable,
-            _NotFound,
+            WorkflowNotFound,
             WorkflowUpdateFailedError,
             WorkflowUpdateRPCTimeoutOrCancelledError,
         ):
@@ -244,7 +244,7 @@ class BookingClient:
         handle = self._client.get_workflow_handle(workflow_id(booking_id))
         try:
             async with asyncio.timeout(self._accept_within):
-                taken = await _engine(
+                taken = await call_engine(
                     handle.start_update(
                         update, argument, wait_for_stage=WorkflowUpdateStage.ACCEPTED
                     )
@@ -256,11 +256,11 @@ class BookingClient:
             ) from err
         except WorkflowUpdateFailedError as err:
             raise _refused(err) from err
-        except _NotFound as err:
+        except WorkflowNotFound as err:
             raise BookingClosed() from err
         try:
             async with asyncio.timeout(self._answer_within):
-                result: BookingState = await _engine(taken.result())
+                result: BookingState = await call_engine(taken.result())
         except (
             TimeoutError,
             WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -277,18 +277,18 @@ class BookingClient:
         return Answer(result)
 
 
-class _NotFound(Exception):
+class WorkflowNotFound(Exception):
     """No such workflow, or it has closed."""
 
 
-async def _engine(call: Awaitable[T]) -> T:
+async def call_engine(call: Awaitable[T]) -> T:
     """Await a Temporal call; an unreachable server (also at a lazy client's first connect)
-    becomes BookingEngineUnavailable, a missing or closed workflow _NotFound."""
+    becomes BookingEngineUnavailable, a missing or closed workflow WorkflowNotFound."""
     try:
         return await call
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise _NotFound() from err
+            raise WorkflowNotFound() from err
         raise BookingEngineUnavailable(f"the booking engine cannot be reached: {err}") from err
     except RuntimeError as err:
         if lazy_connect_failed(err):

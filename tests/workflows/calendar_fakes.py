@@ -29,7 +29,7 @@ class Account:
         if self.failures:
             raise self.failures.pop(0)
         busy = [BusyEvent(external_id=k, start=s, end=e) for k, (s, e) in self.events.items()]
-        return BusyChanges(busy=busy, full=True, state=f"token-{len(self.asked)}")
+        return BusyChanges(busy=busy, full=state is None, state=f"token-{len(self.asked)}")
 
     async def put_event(self, calendar_id: str, event: EventToWrite) -> WrittenEvent:
         raise NotImplementedError

@@ -149,3 +149,25 @@ async def test_a_removed_connection_ends_its_sync(sync: Sync, db: Database) -> N
     report = await (await _start(sync)).result()
     assert report.status == "gone"
     assert sync.account.asked == []
+
+
+async def test_a_full_listing_comes_back_daily_for_what_the_horizon_brings_in(
+    sync: Sync, db: Database
+) -> None:
+    """A weekly series unchanged for months reports nothing incrementally, yet each day the
+    horizon takes in another of its occurrences: so a full listing runs every day."""
+    now = [datetime.now().astimezone()]
+    activities = CalendarSyncActivities(db, _opener(sync.account), clock=lambda: now[0])
+    for hours in (0, 1, 22, 2, 1):
+        now[0] += timedelta(hours=hours)
+        await activities.sync_calendars(sync.connection.id)
+    states = [state for _, state in sync.account.asked]
+    # At 0 h a full listing; at 1 h and 23 h incremental; at 25 h full again; then incremental.
+    assert states == [None, "token-1", "token-2", None, "token-4"], states
+
+
+def _opener(account: Account):  # type: ignore[no-untyped-def]
+    async def open_account(_: store.Connection) -> Account:
+        return account
+
+    return open_account

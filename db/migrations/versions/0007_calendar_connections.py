@@ -38,6 +38,8 @@ def upgrade() -> None:
         sa.Column("destination_calendar", sa.String(1024)),
         sa.Column("sync_state", sa.Text(), nullable=False, server_default="{}"),
         sa.Column("last_synced_at", sa.DateTime(timezone=True)),
+        # The last full listing: incremental syncs miss what the moving horizon brings in.
+        sa.Column("full_synced_at", sa.DateTime(timezone=True)),
         sa.Column("last_error", sa.Text()),
         sa.Column("broken_reason", sa.Text()),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
