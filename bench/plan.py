@@ -24,6 +24,10 @@ class Plan:
     customers: int
     # Rounds of 5 whole sagas (and 5 no-op ones) before anything is measured.
     warmup_rounds: int
+    # Reminder punctuality: bookings whose reminders fall due at one instant, made by
+    # saga_clients customers, and how long after it every reminder must have been recorded.
+    reminder_bookings: int
+    reminders_within_s: float
 
 
 FULL = Plan(
@@ -38,10 +42,13 @@ FULL = Plan(
     providers=60,
     customers=200,
     warmup_rounds=2,
+    reminder_bookings=1000,
+    reminders_within_s=300.0,
 )
 
-# One repetition of each: the test suite runs it to see that the harness works and that the
-# race has exactly one winner, never to read a time.
+# One repetition of each: the test suite runs it to see that the harness works, that the race
+# has exactly one winner and that every reminder is recorded, never to read a time. Its
+# reminders fall due in the first whole minute after their bookings are made.
 QUICK = Plan(
     name="quick",
     repetitions=1,
@@ -54,4 +61,6 @@ QUICK = Plan(
     providers=60,
     customers=200,
     warmup_rounds=1,
+    reminder_bookings=20,
+    reminders_within_s=60.0,
 )

@@ -12,6 +12,7 @@ TARGET_RATIO = 0.8
 TARGET_BOOKING_P50_MS = 60.0
 TARGET_BOOKING_CLIENTS = 10
 TARGET_AVAILABILITY_P50_MS = 20.0
+TARGET_REMINDER_P99_S = 2.0
 
 
 def _num(value: Any, digits: int = 1) -> str:
@@ -28,6 +29,15 @@ def _spread(figure: dict[str, Any], digits: int = 1) -> str:
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target of the issue with the measured median and whether it is met."""
+    found: list[dict[str, Any]] = []
+    if "saga_throughput" in results:
+        found += _main_targets(results)
+    if "punctuality" in results:
+        found.append(_punctuality_target(results["punctuality"], results["meta"]["cpu_count"]))
+    return found
+
+
+def _main_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     ratio = results["saga_throughput"]["ratio_to_baseline"]["median"]
     found.append(_target("saga throughput >= 0.8 x no-op baseline", ratio, ratio >= TARGET_RATIO))
@@ -87,6 +97,31 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def _punctuality_target(section: dict[str, Any], cpus: int) -> dict[str, Any]:
+    name = f"reminder p99 < {TARGET_REMINDER_P99_S:g} s after its instant"
+    p99 = section["delay_ms"]["p99"] / 1000
+    missing = section["missing"]
+    found = _target(name, p99, p99 < TARGET_REMINDER_P99_S and not missing)
+    if missing:
+        found["failure"] = (
+            f"{missing} of {section['expected']} reminders not recorded "
+            f"{section['within_s']:g} s after their instant"
+        )
+    elif not p99 < TARGET_REMINDER_P99_S:
+        stages = section["trace"]["stages"]
+        worst = max(stages, key=lambda s: s["p99"], default=None)
+        busiest = max(section["cores"].items(), key=lambda kv: kv[1], default=("-", 0.0))
+        found["bound"] = (
+            f"CPU: {section['busy_cores']:.2f} of {cpus} CPUs busy (busiest: {busiest[0]} "
+            f"{busiest[1]:.2f}) for the {section['window_s']:g} s from the instant until every "
+            f"reminder was seen sent; CPU ms per reminder "
+            f"{_per_op(section['cpu_ms_per_reminder'])}"
+        )
+        if worst:
+            found["bound"] += f"; the longest stage at p99: {worst['stage']}, {worst['p99']:.0f} ms"
+    return found
+
+
 def _target(name: str, measured: Any, met: bool) -> dict[str, Any]:
     return {"target": name, "measured": measured, "status": "met" if met else "NOT MET"}
 
@@ -99,6 +134,25 @@ def table(results: dict[str, Any]) -> str:
         f"every figure: min / median / max over {plan['repetitions']} repetitions"
         if plan["repetitions"] > 1
         else "one repetition of each figure (quick: checks the harness, not a measurement)",
+    ]
+    if "saga_throughput" in results:
+        lines += _main_lines(results)
+    if "punctuality" in results:
+        lines += _punctuality_lines(results["punctuality"])
+    lines += ["", "Targets"]
+    for target in results["targets"]:
+        measured = target["measured"]
+        shown = _num(measured, 2) if isinstance(measured, float) else str(measured)
+        lines.append(f"  {target['target']:<48}{shown:>14}   {target['status']}")
+        if "bound" in target:
+            lines.append(f"      bounded by {target['bound']}")
+        if "failure" in target:
+            lines.append(f"      {target['failure']}")
+    return "\n".join(lines)
+
+
+def _main_lines(results: dict[str, Any]) -> list[str]:
+    lines = [
         "",
         "Booking latency, POST /appointments -> 201 (ms)",
         f"  {'clients':>7}  {'p50':>24}  {'p95':>24}  {'p99':>24}  {'req/s':>18}  errors",
@@ -158,14 +212,41 @@ def table(results: dict[str, Any]) -> str:
         ]
     else:
         lines.append(f"Availability: not measured: {available['reason']}")
-    lines += ["", "Targets"]
-    for target in results["targets"]:
-        measured = target["measured"]
-        shown = _num(measured, 2) if isinstance(measured, float) else str(measured)
-        lines.append(f"  {target['target']:<48}{shown:>14}   {target['status']}")
-        if "bound" in target:
-            lines.append(f"      bounded by {target['bound']}")
-    return "\n".join(lines)
+    return lines
+
+
+def _punctuality_lines(section: dict[str, Any]) -> list[str]:
+    delay, trace = section["delay_ms"], section["trace"]
+    lines = [
+        "",
+        f"Reminder punctuality, {section['expected']} bookings, every reminder due at "
+        f"{section['due'][11:19]} UTC ({section['spread']})",
+        f"  delay after the instant: p50 {_num(delay['p50'], 0)} ms   "
+        f"p99 {_num(delay['p99'], 0)} ms   max {_num(delay['max'], 0)} ms   "
+        f"({section['reminders']} recorded, {section['missing']} missing, "
+        f"{section['unsent']} unsent)",
+        f"  bookings made in {section['making_s']:g} s ({section['calibration_per_second']:g}/s "
+        f"calibrated), the last confirmed {section['slack_s']:g} s before the instant; "
+        f"failures {sum(section['failures'].values())}, "
+        f"confirmed after it {section['confirmed_after_due']}",
+        f"  from the instant until all were seen sent ({section['window_s']:g} s): "
+        f"{section['busy_cores']:.2f} busy cores, CPU ms per reminder "
+        f"{_per_op(section['cpu_ms_per_reminder'])}",
+        f"  where the delay goes ({trace['traced']} of {trace['of']} histories, ms)",
+        f"    {'':<49}{'p50':>8}  {'p99':>8}  {'max':>8}",
+    ]
+    lines += [
+        f"    {stage['stage']:<49}{_num(stage['p50'], 0):>8}  {_num(stage['p99'], 0):>8}  "
+        f"{_num(stage['max'], 0):>8}"
+        for stage in trace["stages"]
+    ]
+    return lines
+
+
+def _per_op(cpu_ms: dict[str, float]) -> str:
+    """Each process's CPU ms per operation, with their total."""
+    parts = [f"{name} {ms:.0f}" for name, ms in cpu_ms.items() if ms >= 0.5]
+    return f"total {sum(cpu_ms.values()):.0f} = " + ", ".join(parts)
 
 
 def _cpu(section: dict[str, Any]) -> str:

@@ -12,9 +12,11 @@ from typing import Any
 
 import httpx
 import temporalio
+from temporalio.client import Client
 
 from bench import report, scenarios, throughput, whatif
 from bench.plan import Plan
+from bench.punctuality import punctuality
 from bench.seed import PASSWORD, BenchData, seed
 from bench.stack import ROOT, Stack
 from bench.stats import spread
@@ -47,7 +49,13 @@ def http_client(stack: Stack, connections: int) -> httpx.AsyncClient:
 async def prepare(stack: Stack, db: Database, plan: Plan, http: httpx.AsyncClient) -> BenchData:
     """Seed the data, sign one customer in for real, and check the booking path answers."""
     progress("seeding providers, customers and the 90-day calendar")
-    data = await seed(db, stack.settings, providers=plan.providers, customers=plan.customers)
+    data = await seed(
+        db,
+        stack.settings,
+        providers=plan.providers,
+        customers=plan.customers,
+        reminding=plan.reminder_bookings,
+    )
     first = data.customers[0]
     login = await http.post("/auth/login", data={"username": first.email, "password": PASSWORD})
     if login.status_code != 200:
@@ -56,7 +64,10 @@ async def prepare(stack: Stack, db: Database, plan: Plan, http: httpx.AsyncClien
     return data
 
 
-async def run(stack: Stack, plan: Plan, *, poll_interval: float) -> dict[str, Any]:
+async def run(
+    stack: Stack, plan: Plan, *, poll_interval: float, only: str | None = None
+) -> dict[str, Any]:
+    """Every scenario in turn, or with `only="punctuality"` that one alone."""
     db = Database.from_settings(stack.settings)
     temporal = await connect(stack.settings)
     watched = pids(stack)
@@ -69,77 +80,111 @@ async def run(stack: Stack, plan: Plan, *, poll_interval: float) -> dict[str, An
             await throughput.warm_up(throughput.http_saga(http, data, poll_interval), 5, rounds)
             await throughput.warm_up(throughput.noop_saga(temporal), 5, rounds)
 
-            progress(f"availability ({plan.repetitions} x {plan.availability_requests} requests)")
-            results["availability"] = await scenarios.availability(
-                http, data, requests=plan.availability_requests, repetitions=plan.repetitions
-            )
-            results["booking_latency"] = []
-            for clients, requests in plan.latency_requests.items():
-                progress(f"booking latency at {clients} clients ({plan.repetitions} x {requests})")
-                stack.check_alive()
-                results["booking_latency"].append(
-                    await scenarios.booking_latency(
-                        http,
-                        data,
-                        watched,
-                        clients=clients,
-                        requests=requests,
-                        repetitions=plan.repetitions,
-                    )
+            if only is None:
+                await _measure(
+                    stack, plan, http, db, temporal, data, watched, poll_interval, results
                 )
-            requests = plan.latency_requests[report.TARGET_BOOKING_CLIENTS]
-            progress(f"engine floor: no-op update-with-start at 10 clients ({requests} each)")
-            floor = [
-                await whatif.early_return_at(
-                    temporal, report.TARGET_BOOKING_CLIENTS, requests, **throughput.OUR_SHAPE
-                )
-                for _ in range(plan.repetitions)
-            ]
-            results["booking_floor"] = {
-                "clients": report.TARGET_BOOKING_CLIENTS,
-                "shape": "no-op update-with-start, local activities, unsandboxed",
-                "p50": spread(floor),
-            }
             progress(
-                f"saga throughput and no-op baseline ({plan.repetitions} x "
-                f"{plan.saga_window_s:g} s each, {plan.saga_clients} customers)"
+                f"reminder punctuality ({plan.reminder_bookings} bookings, reminders due at once)"
             )
             stack.check_alive()
-            ours, baseline = await throughput.throughput_pair(
+            results["punctuality"] = await punctuality(
                 http,
                 temporal,
+                db,
                 data,
                 watched,
+                bookings=plan.reminder_bookings,
                 clients=plan.saga_clients,
-                warmup=plan.saga_warmup_s,
-                window=plan.saga_window_s,
-                repetitions=plan.repetitions,
+                within_s=plan.reminders_within_s,
                 poll_interval=poll_interval,
-            )
-            ratios = [
-                o["per_second"] / b["per_second"] if b["per_second"] else float("nan")
-                for o, b in zip(ours["repetitions"], baseline["repetitions"], strict=True)
-            ]
-            same_shape = baseline["same_shape"]["repetitions"]
-            to_same_shape = [
-                o["per_second"] / b["per_second"] if b["per_second"] else float("nan")
-                for o, b in zip(ours["repetitions"], same_shape, strict=True)
-            ]
-            results["saga_throughput"] = {
-                **ours,
-                "ratio_to_baseline": spread(ratios),
-                "ratio_to_same_shape": spread(to_same_shape),
-            }
-            results["baseline"] = baseline
-            progress(f"contention ({plan.repetitions} races of {plan.race_requests} requests)")
-            stack.check_alive()
-            results["contention"] = await scenarios.contention(
-                http, db, data, requests=plan.race_requests, repetitions=plan.repetitions
+                say=progress,
             )
     finally:
         await db.dispose()
     results["targets"] = report.targets(results)
     return results
+
+
+async def _measure(
+    stack: Stack,
+    plan: Plan,
+    http: httpx.AsyncClient,
+    db: Database,
+    temporal: Client,
+    data: BenchData,
+    watched: dict[str, int],
+    poll_interval: float,
+    results: dict[str, Any],
+) -> None:
+    """Availability, booking latency, the engine floor, saga throughput and contention."""
+    progress(f"availability ({plan.repetitions} x {plan.availability_requests} requests)")
+    results["availability"] = await scenarios.availability(
+        http, data, requests=plan.availability_requests, repetitions=plan.repetitions
+    )
+    results["booking_latency"] = []
+    for clients, requests in plan.latency_requests.items():
+        progress(f"booking latency at {clients} clients ({plan.repetitions} x {requests})")
+        stack.check_alive()
+        results["booking_latency"].append(
+            await scenarios.booking_latency(
+                http,
+                data,
+                watched,
+                clients=clients,
+                requests=requests,
+                repetitions=plan.repetitions,
+            )
+        )
+    requests = plan.latency_requests[report.TARGET_BOOKING_CLIENTS]
+    progress(f"engine floor: no-op update-with-start at 10 clients ({requests} each)")
+    floor = [
+        await whatif.early_return_at(
+            temporal, report.TARGET_BOOKING_CLIENTS, requests, **throughput.OUR_SHAPE
+        )
+        for _ in range(plan.repetitions)
+    ]
+    results["booking_floor"] = {
+        "clients": report.TARGET_BOOKING_CLIENTS,
+        "shape": "no-op update-with-start, local activities, unsandboxed",
+        "p50": spread(floor),
+    }
+    progress(
+        f"saga throughput and no-op baseline ({plan.repetitions} x "
+        f"{plan.saga_window_s:g} s each, {plan.saga_clients} customers)"
+    )
+    stack.check_alive()
+    ours, baseline = await throughput.throughput_pair(
+        http,
+        temporal,
+        data,
+        watched,
+        clients=plan.saga_clients,
+        warmup=plan.saga_warmup_s,
+        window=plan.saga_window_s,
+        repetitions=plan.repetitions,
+        poll_interval=poll_interval,
+    )
+    ratios = [
+        o["per_second"] / b["per_second"] if b["per_second"] else float("nan")
+        for o, b in zip(ours["repetitions"], baseline["repetitions"], strict=True)
+    ]
+    same_shape = baseline["same_shape"]["repetitions"]
+    to_same_shape = [
+        o["per_second"] / b["per_second"] if b["per_second"] else float("nan")
+        for o, b in zip(ours["repetitions"], same_shape, strict=True)
+    ]
+    results["saga_throughput"] = {
+        **ours,
+        "ratio_to_baseline": spread(ratios),
+        "ratio_to_same_shape": spread(to_same_shape),
+    }
+    results["baseline"] = baseline
+    progress(f"contention ({plan.repetitions} races of {plan.race_requests} requests)")
+    stack.check_alive()
+    results["contention"] = await scenarios.contention(
+        http, db, data, requests=plan.race_requests, repetitions=plan.repetitions
+    )
 
 
 def meta(stack: Stack) -> dict[str, Any]:

@@ -7,6 +7,10 @@
   on a 15-minute grid, 1,000 confirmed appointments and 500 external busy blocks over 90 days.
   (Those hours give about 2,050 quarter-hour slots in 90 days, so 1,000 appointments leave
   about half free; 30-minute appointments would not fit.)
+- Reminder providers (UTC) for the punctuality scenario, REMINDER_SERVICES services each:
+  1-minute appointments on a 1-minute grid, service k reminding REMINDER_FIRST_LEAD + k minutes
+  before the start. Booking service k at minute + its lead puts every reminder on `minute`,
+  and a provider's bookings in consecutive minutes, never across a day's end.
 - Customers sharing one real argon2 hash; their tokens are minted with the API's own Settings.
 """
 
@@ -34,6 +38,7 @@ from db.models import (
     WorkingHours,
 )
 from domain.passwords import hash_password
+from domain.reminders import leads_to_text
 
 PASSWORD = "bench-password-not-secret"
 PRICE, CURRENCY = 5000, "USD"
@@ -45,6 +50,8 @@ AVAILABILITY_ZONE = "America/New_York"
 AVAILABILITY_DAYS = 90
 AVAILABILITY_APPOINTMENTS = 1000
 AVAILABILITY_BUSY_BLOCKS = 500
+REMINDER_SERVICES = 25
+REMINDER_FIRST_LEAD = 60
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,14 @@ class Offer:
     provider_id: uuid.UUID
     service_id: uuid.UUID
     timezone: str
+
+
+@dataclass(frozen=True)
+class Reminding:
+    """A service that reminds once, `lead_minutes` before the start."""
+
+    offer: Offer
+    lead_minutes: int
 
 
 @dataclass(frozen=True)
@@ -88,9 +103,14 @@ class BenchData:
     availability_from: date
     availability_to: date
     customers: list[Customer]
+    # Per reminder provider, its services by lead (see the module's docstring).
+    reminding: list[list[Reminding]] = field(default_factory=list)
 
 
-async def seed(db: Database, settings: Settings, *, providers: int, customers: int) -> BenchData:
+async def seed(
+    db: Database, settings: Settings, *, providers: int, customers: int, reminding: int = 0
+) -> BenchData:
+    """Everything the scenarios book; `reminding` services for the punctuality scenario."""
     now = datetime.now(UTC)
     password_hash = hash_password(PASSWORD)
     people = [_customer(password_hash, now) for _ in range(customers)]
@@ -101,6 +121,11 @@ async def seed(db: Database, settings: Settings, *, providers: int, customers: i
     ]
     race = _provider(rows, "UTC", now, all_day=True)
     calendar = _provider(rows, AVAILABILITY_ZONE, now, all_day=False, minutes=15)
+    leads = [REMINDER_FIRST_LEAD + k for k in range(REMINDER_SERVICES)]
+    reminders = [
+        _reminding(rows, leads[: reminding - first], now)
+        for first in range(0, reminding, REMINDER_SERVICES)
+    ]
     async with db.session() as session, session.begin():
         session.add_all(people)
         await session.flush()
@@ -117,6 +142,7 @@ async def seed(db: Database, settings: Settings, *, providers: int, customers: i
         availability_from=first,
         availability_to=last,
         customers=[_signed_in(person, settings) for person in people],
+        reminding=reminders,
     )
 
 
@@ -141,6 +167,21 @@ def _customer(password_hash: str, now: datetime) -> User:
 def _provider(
     rows: list[object], timezone: str, now: datetime, *, all_day: bool, minutes: int = 30
 ) -> Offer:
+    provider_id = _provider_profile(rows, timezone, now, all_day=all_day)
+    return _service(rows, provider_id, timezone, now, minutes=minutes, grid=minutes)
+
+
+def _reminding(rows: list[object], leads: list[int], now: datetime) -> list[Reminding]:
+    provider_id = _provider_profile(rows, "UTC", now, all_day=True)
+    return [
+        Reminding(_service(rows, provider_id, "UTC", now, minutes=1, grid=1, leads=[lead]), lead)
+        for lead in leads
+    ]
+
+
+def _provider_profile(
+    rows: list[object], timezone: str, now: datetime, *, all_day: bool
+) -> uuid.UUID:
     user = User(
         id=uuid.uuid4(),
         email=f"bench-provider-{uuid.uuid4().hex[:16]}@bench.example.com",
@@ -158,25 +199,9 @@ def _provider(
         auto_confirm=True,
         created_at=now,
     )
-    service = Service(
-        id=uuid.uuid4(),
-        provider_id=profile.id,
-        name=f"Bench consultation ({minutes} min)",
-        duration_minutes=minutes,
-        price_amount=PRICE,
-        currency=CURRENCY,
-        buffer_before_minutes=0,
-        buffer_after_minutes=0,
-        slot_interval_minutes=minutes,
-        min_notice_minutes=0,
-        horizon_days=365,
-        max_per_day=None,
-        active=True,
-        created_at=now,
-    )
     hours = (time(0), time(0)) if all_day else (time(9), time(17))
     weekdays = range(7) if all_day else range(5)
-    rows += [user, profile, service]
+    rows += [user, profile]
     rows += [
         WorkingHours(
             id=uuid.uuid4(),
@@ -187,7 +212,39 @@ def _provider(
         )
         for d in weekdays
     ]
-    return Offer(profile.id, service.id, timezone)
+    return profile.id
+
+
+def _service(
+    rows: list[object],
+    provider_id: uuid.UUID,
+    timezone: str,
+    now: datetime,
+    *,
+    minutes: int,
+    grid: int,
+    leads: list[int] | None = None,
+) -> Offer:
+    service = Service(
+        id=uuid.uuid4(),
+        provider_id=provider_id,
+        name=f"Bench consultation ({minutes} min)",
+        duration_minutes=minutes,
+        price_amount=PRICE,
+        currency=CURRENCY,
+        buffer_before_minutes=0,
+        buffer_after_minutes=0,
+        slot_interval_minutes=grid,
+        min_notice_minutes=0,
+        horizon_days=365,
+        max_per_day=None,
+        active=True,
+        created_at=now,
+    )
+    if leads is not None:
+        service.reminder_offsets = leads_to_text(leads)
+    rows.append(service)
+    return Offer(provider_id, service.id, timezone)
 
 
 async def _fill_calendar(

@@ -26,7 +26,7 @@ from bench.noop_worker import UNSANDBOXED_SUFFIX
 from bench.noop_workflow import NoopBookingWorkflow
 from bench.procstat import measured
 from bench.scenarios import book, open_connections
-from bench.seed import BenchData, Customer
+from bench.seed import BenchData, Customer, Offer
 from bench.stack import NOOP_TASK_QUEUE
 from bench.stats import latency_ms, spread
 from workflows import search_attributes as attributes
@@ -105,37 +105,50 @@ def _summary(runs: list[dict[str, Any]], clients: int, window: float) -> dict[st
 
 
 def http_saga(http: httpx.AsyncClient, data: BenchData, poll_interval: float) -> Saga:
-    """Book; pay through the sandbox checkout, which answers once the booking has acted on the
-    payment; poll GET /appointments/{id} only when that answer is not yet "confirmed"."""
+    """Book the next slot, pay, and wait until the booking is confirmed (`confirmed_booking`)."""
 
     async def saga(index: int, seen: Window) -> None:
-        customer: Customer = data.customers[index]
         offer, start = data.booking.next()
-        status, elapsed, booked = await book(http, customer, offer, start)
-        seen.early_return.append(elapsed)
-        if status != 201:
-            raise SagaFailed(f"book {status}")
-        paid = await http.post(
-            f"/sandbox/payments/{booked['payment']['intent_id']}/succeed", headers=customer.headers
-        )
-        receipt = paid.json() if paid.status_code == 200 else {}
-        if not receipt.get("webhook", {}).get("body", {}).get("handled"):
-            raise SagaFailed(f"pay {paid.status_code}")
-        seen.sagas += 1
-        seen.ids.append(f"booking-{booked['id']}")
-        # The sandbox checkout answers once the booking has acted on the payment.
-        if (receipt.get("booking") or {}).get("status") == "confirmed":
-            return
-        deadline = time.perf_counter() + CONFIRM_WITHIN
-        while time.perf_counter() < deadline:
-            await asyncio.sleep(poll_interval)
-            seen.polls += 1
-            state = await http.get(f"/appointments/{booked['id']}", headers=customer.headers)
-            if state.status_code == 200 and state.json()["status"] == "confirmed":
-                return
-        raise SagaFailed("not confirmed in time")
+        await confirmed_booking(http, data.customers[index], offer, start, seen, poll_interval)
 
     return saga
+
+
+async def confirmed_booking(
+    http: httpx.AsyncClient,
+    customer: Customer,
+    offer: Offer,
+    start: datetime,
+    seen: Window,
+    poll_interval: float,
+) -> str:
+    """Book; pay through the sandbox checkout, which answers once the booking has acted on the
+    payment; poll GET /appointments/{id} only when that answer is not yet "confirmed".
+
+    Returns the booking's id; raises SagaFailed when a step fails or it is not confirmed."""
+    status, elapsed, booked = await book(http, customer, offer, start)
+    seen.early_return.append(elapsed)
+    if status != 201:
+        raise SagaFailed(f"book {status}")
+    paid = await http.post(
+        f"/sandbox/payments/{booked['payment']['intent_id']}/succeed", headers=customer.headers
+    )
+    receipt = paid.json() if paid.status_code == 200 else {}
+    if not receipt.get("webhook", {}).get("body", {}).get("handled"):
+        raise SagaFailed(f"pay {paid.status_code}")
+    seen.sagas += 1
+    seen.ids.append(f"booking-{booked['id']}")
+    # The sandbox checkout answers once the booking has acted on the payment.
+    if (receipt.get("booking") or {}).get("status") == "confirmed":
+        return str(booked["id"])
+    deadline = time.perf_counter() + CONFIRM_WITHIN
+    while time.perf_counter() < deadline:
+        await asyncio.sleep(poll_interval)
+        seen.polls += 1
+        state = await http.get(f"/appointments/{booked['id']}", headers=customer.headers)
+        if state.status_code == 200 and state.json()["status"] == "confirmed":
+            return str(booked["id"])
+    raise SagaFailed("not confirmed in time")
 
 
 async def start_noop(

@@ -1,5 +1,5 @@
 """`python -m bench --quick` works end to end. Its times are never asserted: only its shape,
-and that the race for one slot had exactly one winner."""
+that the race for one slot had exactly one winner, and that every reminder was recorded."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-QUICK_BUDGET_S = 300  # --quick aims at under a minute; this only stops a hung run
+QUICK_BUDGET_S = 300  # --quick takes about a minute; this only stops a hung run
 
 
 def _is_number(value: Any) -> bool:
@@ -61,7 +61,15 @@ def test_quick_bench_runs_and_the_race_has_one_winner(tmp_path: Path) -> None:
     assert _spread_ok(availability["httpx"]["p50"])
     assert availability["free_slots"] > 0
 
+    reminders = results["punctuality"]
+    bookings = results["plan"]["reminder_bookings"]
+    assert reminders["confirmed"] == bookings and reminders["confirmed_after_due"] == 0, reminders
+    assert reminders["reminders"] == bookings and reminders["missing"] == 0, reminders
+    assert reminders["due_instants"] == 1, reminders
+    assert all(_is_number(reminders["delay_ms"][q]) for q in ("p50", "p99", "max")), reminders
+    assert reminders["trace"]["traced"] == bookings, reminders["trace"]
+
     statuses = {target["status"] for target in results["targets"]}
     assert statuses <= {"met", "NOT MET", "not measured"}
-    assert len(results["targets"]) == 4
+    assert len(results["targets"]) == 5
     assert "Targets" in finished.stdout

@@ -64,3 +64,44 @@ def test_a_race_with_two_winners_is_not_met() -> None:
     results = _results(ratio=0.9, p50_at_ten=45.0, availability=15.0)
     results["contention"].update(winners=[1, 2, 1], one_winner_every_race=False)
     assert report.targets(results)[-1]["status"] == "NOT MET"
+
+
+def _punctuality(p99_ms: float, missing: int = 0) -> dict[str, Any]:
+    stages = [
+        {"stage": "timer fired late", "p50": 5.0, "p99": 40.0, "max": 50.0},
+        {"stage": "activity started", "p50": 900.0, "p99": p99_ms - 200, "max": p99_ms},
+    ]
+    return {
+        "expected": 1000,
+        "missing": missing,
+        "within_s": 300.0,
+        "delay_ms": {"p50": 1000.0, "p95": p99_ms, "p99": p99_ms, "max": p99_ms},
+        "busy_cores": 1.97,
+        "cores": {"worker": 1.0, "temporal": 0.95, "bench": 0.02},
+        "window_s": 12.5,
+        "cpu_ms_per_reminder": {"worker": 14.0, "temporal": 9.0, "bench": 0.2},
+        "trace": {"traced": 1000, "of": 1000, "stages": stages},
+    }
+
+
+def test_reminders_under_two_seconds_at_p99_are_met_and_alone_with_only_punctuality() -> None:
+    found = report.targets({"meta": {"cpu_count": 2}, "punctuality": _punctuality(1500.0)})
+    assert [(t["target"], t["measured"], t["status"]) for t in found] == [
+        ("reminder p99 < 2 s after its instant", 1.5, "met")
+    ]
+
+
+def test_late_reminders_name_the_busy_cpus_and_the_longest_stage() -> None:
+    results = _results(ratio=0.95, p50_at_ten=45.0, availability=15.0)
+    results["punctuality"] = _punctuality(9000.0)
+    late = report.targets(results)[-1]
+    assert late["status"] == "NOT MET" and late["measured"] == 9.0
+    assert "1.97 of 2 CPUs busy (busiest: worker 1.00) for the 12.5 s" in late["bound"]
+    assert "CPU ms per reminder total 23 = worker 14, temporal 9" in late["bound"]
+    assert late["bound"].endswith("the longest stage at p99: activity started, 8800 ms")
+
+
+def test_a_reminder_never_recorded_is_not_met_whatever_the_delays() -> None:
+    found = report.targets({"meta": {"cpu_count": 2}, "punctuality": _punctuality(100.0, 3)})
+    assert found[0]["status"] == "NOT MET"
+    assert found[0]["failure"] == "3 of 1000 reminders not recorded 300 s after their instant"
