@@ -85,6 +85,19 @@ class Settings(BaseSettings):
     calendar_secret_keys: SecretStr = SecretStr(DEV_CALENDAR_SECRET_KEY)
     # How often each connection's calendars are read (a signal reads them at once).
     calendar_sync_minutes: int = Field(default=5, gt=0)
+    # Google and Microsoft 365: the OAuth client registered with each (unset: not offered).
+    # Their redirect URI is PUBLIC_BASE_URL + /calendar/connections/{google|microsoft}/callback.
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    microsoft_client_id: str | None = None
+    microsoft_client_secret: SecretStr | None = None
+    microsoft_authority: str = "https://login.microsoftonline.com/common"
+    # Only to point the clients at local peers in tests; the vendors' own hosts otherwise.
+    google_oauth_auth_uri: str | None = None
+    google_oauth_token_uri: str | None = None
+    google_calendar_api_base: str | None = None
+    graph_api_base: str | None = None
+    calendar_oauth_ca_bundle: str | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -125,7 +125,7 @@ async def of_provider(db: Database, provider_id: UUID) -> list[Connection]:
         rows = await connection.execute(
             select(*_COLUMNS)
             .where(_connections.c.provider_id == provider_id)
-            .order_by(_connections.c.created_at)
+            .order_by(_connections.c.created_at, _connections.c.kind, _connections.c.account)
         )
         return [_connection(row) for row in rows]
 
@@ -306,6 +306,7 @@ def _row(
 
 
 class Authorization(NamedTuple):
+    user_id: UUID
     provider_id: UUID
     kind: str
     secret: str
@@ -337,16 +338,16 @@ async def start_authorization(
 
 
 async def take_authorization(
-    db: Database, *, state: str, user_id: UUID, kind: str, now: datetime
+    db: Database, *, state: str, kind: str, now: datetime
 ) -> Authorization | None:
-    """The flow `state` names, once: only for the user who started it, of that kind, before it
-    expires. None otherwise (unknown, someone else's, used or expired)."""
+    """The flow `state` names, once, of that kind, before it expires (None otherwise: unknown,
+    used or expired). The vendor's redirect carries no sign-in of ours: the state, random and
+    single use, is what binds the callback to the user who started it."""
     async with db.transaction() as connection:
         taken = await connection.execute(
             update(_authorizations)
             .where(
                 _authorizations.c.state == state,
-                _authorizations.c.user_id == user_id,
                 _authorizations.c.kind == kind,
                 _authorizations.c.used_at.is_(None),
                 _authorizations.c.expires_at > now,
@@ -358,6 +359,7 @@ async def take_authorization(
         row = (
             await connection.execute(
                 select(
+                    _authorizations.c.user_id,
                     _authorizations.c.provider_id,
                     _authorizations.c.kind,
                     _authorizations.c.secret,

@@ -1,15 +1,17 @@
-"""A provider's calendars: connect (CalDAV now; Google and Microsoft next), choose which block
-their time and where bookings go, sync now, disconnect."""
+"""A provider's calendars: connect (Google and Microsoft 365 by OAuth, CalDAV by app password),
+choose which block their time and where bookings go, sync now, disconnect."""
 
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from datetime import timedelta
+from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from activities.calendars.accounts import CalendarAccounts
 from activities.calendars.caldav_account import connect_caldav
@@ -17,6 +19,7 @@ from activities.calendars.port import CalendarRefused, CalendarRetryLater, Grant
 from api.deps import CurrentProvider, DatabaseDep, ServicesDep
 from api.errors import APIError, not_found
 from api.schemas.calendars import (
+    AuthorizationStarted,
     CalDavConnect,
     CalendarChoice,
     CalendarPublic,
@@ -31,6 +34,9 @@ from workflows.calendar_client import CalendarSyncClient
 from workflows.client import BookingEngineUnavailable
 
 router = APIRouter(prefix="/calendar", tags=["calendars"])
+OAuthKind = Literal["google", "microsoft"]
+# How long the provider has to answer the vendor's consent screen.
+AUTHORIZATION_TTL = timedelta(minutes=15)
 
 
 async def _accounts(services: ServicesDep) -> CalendarAccounts:
@@ -99,23 +105,149 @@ async def connect_caldav_account(
     with _vendor_answers():
         account, calendars = await connect_caldav(body.url, body.username, password)
     await account.aclose()
-    now = utc_now()
-    connection = await store.connect(
+    return await _connected(
         db,
+        accounts,
+        syncs,
         provider_id=_provider_id(provider),
         kind=CalendarKind.CALDAV,
         account=body.username,
-        secret=accounts.seal({"username": body.username, "password": password}),
+        secret={"username": body.username, "password": password},
+        calendars=calendars,
         server_url=body.url,
+    )
+
+
+async def _connected(
+    db: DatabaseDep,
+    accounts: CalendarAccounts,
+    syncs: CalendarSyncClient,
+    *,
+    provider_id: UUID,
+    kind: CalendarKind,
+    account: str,
+    secret: dict[str, str],
+    calendars: list[CalendarInfo],
+    server_url: str | None = None,
+) -> ConnectionPublic:
+    """Store the connection (sealed), choose its defaults if it is new, start its sync."""
+    now = utc_now()
+    connection = await store.connect(
+        db,
+        provider_id=provider_id,
+        kind=kind,
+        account=account,
+        secret=accounts.seal(secret),
+        server_url=server_url,
         now=now,
     )
     if not connection.blocking_calendars and connection.destination_calendar is None:
         blocking, destination = _defaults(calendars)
         await store.choose(db, connection.id, blocking=blocking, destination=destination, now=now)
-        connection = await _owned(db, connection.id, provider)
+        found = await store.get(db, connection.id)
+        assert found is not None
+        connection = found
     # Stored first: if the engine is down the answer is 503, and connecting again starts it.
     await syncs.start(connection.id, connection.provider_id)
     return ConnectionPublic.of(connection, calendars)
+
+
+@router.post("/connections/{kind}", status_code=201)
+async def start_authorization(
+    kind: OAuthKind, provider: CurrentProvider, db: DatabaseDep, accounts: AccountsDep
+) -> AuthorizationStarted:
+    """Connect a Google or Microsoft 365 calendar: the authorization URL to send my browser to
+    (OAuth 2.0 authorization code with PKCE). It comes back to our callback, which stores the
+    grant and starts the sync."""
+    calendar_kind = CalendarKind(kind)
+    oauth = accounts.oauth(calendar_kind)
+    if oauth is None:
+        raise APIError(
+            422, "calendar_not_configured", f"{kind} calendars are not configured on this server"
+        )
+    state = secrets.token_urlsafe(32)
+    try:
+        with _vendor_answers():
+            url, pending = await oauth.authorization_url(state)
+    finally:
+        await oauth.aclose()
+    now = utc_now()
+    expires_at = now + AUTHORIZATION_TTL
+    await store.start_authorization(
+        db,
+        state=state,
+        user_id=provider.id,
+        provider_id=_provider_id(provider),
+        kind=calendar_kind,
+        secret=accounts.seal({"pending": pending}),
+        expires_at=expires_at,
+        now=now,
+    )
+    return AuthorizationStarted(authorization_url=url, expires_at=expires_at)
+
+
+async def _finish(
+    kind: CalendarKind,
+    callback: dict[str, str],
+    db: DatabaseDep,
+    accounts: CalendarAccounts,
+    syncs: CalendarSyncClient,
+) -> ConnectionPublic:
+    taken = await store.take_authorization(
+        db, state=callback.get("state", ""), kind=kind, now=utc_now()
+    )
+    if taken is None:
+        raise APIError(
+            400,
+            "invalid_authorization_state",
+            "this authorization is unknown, used already or expired; connect again",
+        )
+    oauth = accounts.oauth(kind)
+    if oauth is None:
+        raise APIError(422, "calendar_not_configured", f"{kind} calendars are not configured")
+    try:
+        with _vendor_answers():
+            tokens = await oauth.complete(accounts.unseal(taken.secret)["pending"], callback)
+    finally:
+        await oauth.aclose()
+    with _vendor_answers():
+        account = accounts.grant_account(kind, tokens)
+        try:
+            calendars = await account.calendars()
+        finally:
+            await account.aclose()
+    # The primary calendar's id names the account (for Google it is the address itself).
+    named = next((c for c in calendars if c.primary), calendars[0] if calendars else None)
+    if named is None:
+        raise APIError(422, "calendar_refused", "the account has no calendar")
+    return await _connected(
+        db,
+        accounts,
+        syncs,
+        provider_id=taken.provider_id,
+        kind=kind,
+        account=named.id,
+        secret=tokens.model_dump(mode="json"),
+        calendars=calendars,
+    )
+
+
+@router.get("/connections/google/callback", status_code=201)
+async def google_callback(
+    request: Request, db: DatabaseDep, accounts: AccountsDep, syncs: SyncsDep
+) -> ConnectionPublic:
+    """Where Google sends the browser back (code and state in the query)."""
+    return await _finish(CalendarKind.GOOGLE, dict(request.query_params), db, accounts, syncs)
+
+
+@router.post("/connections/microsoft/callback", status_code=201)
+async def microsoft_callback(
+    request: Request, db: DatabaseDep, accounts: AccountsDep, syncs: SyncsDep
+) -> ConnectionPublic:
+    """Where Microsoft posts the browser back (code and state as a form: form_post)."""
+    form = await request.form()
+    fields = {name: value for name, value in form.items() if isinstance(value, str)}
+    return await _finish(CalendarKind.MICROSOFT, fields, db, accounts, syncs)
 
 
 @router.get("/connections")

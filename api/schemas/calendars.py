@@ -84,3 +84,11 @@ class ConnectionPublic(BaseModel):
 
 class SyncInitiated(BaseModel):
     connections: int = Field(description="how many connections were asked to sync now")
+
+
+class AuthorizationStarted(BaseModel):
+    """Send the provider's browser to `authorization_url`; the vendor sends it back to our
+    callback, which stores the grant. Single use, and only until `expires_at`."""
+
+    authorization_url: str
+    expires_at: datetime

@@ -157,9 +157,9 @@ async def test_a_broken_grant_is_reported_once_and_mended_by_reconnecting(db: Da
     ]
 
 
-async def test_an_authorization_is_for_its_user_used_once_and_expires(db: Database) -> None:
+async def test_an_authorization_names_its_user_is_used_once_and_expires(db: Database) -> None:
     provider = await make_provider(db)
-    user, stranger = provider.user_id, await make_customer(db)
+    user = provider.user_id
 
     async def start(state: str, expires_at: datetime) -> None:
         await store.start_authorization(
@@ -175,15 +175,15 @@ async def test_an_authorization_is_for_its_user_used_once_and_expires(db: Databa
 
     await start("state-1", NOW + timedelta(minutes=10))
     take = store.take_authorization
-    assert await take(db, state="state-1", user_id=stranger, kind="google", now=NOW) is None
-    assert await take(db, state="state-1", user_id=user, kind="microsoft", now=NOW) is None
-    taken = await take(db, state="state-1", user_id=user, kind="google", now=NOW)
-    assert taken == store.Authorization(provider.provider_id, "google", "sealed-verifier")
-    assert await take(db, state="state-1", user_id=user, kind="google", now=NOW) is None  # once
+    assert await take(db, state="state-0", kind="google", now=NOW) is None
+    assert await take(db, state="state-1", kind="microsoft", now=NOW) is None
+    taken = await take(db, state="state-1", kind="google", now=NOW)
+    assert taken == store.Authorization(user, provider.provider_id, "google", "sealed-verifier")
+    assert await take(db, state="state-1", kind="google", now=NOW) is None  # once
 
     await start("state-2", NOW + timedelta(minutes=10))
     later = NOW + timedelta(minutes=11)
-    assert await take(db, state="state-2", user_id=user, kind="google", now=later) is None
+    assert await take(db, state="state-2", kind="google", now=later) is None
 
 
 def test_secrets_are_sealed_and_old_keys_still_open_them() -> None:
