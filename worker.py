@@ -11,6 +11,7 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.booking import BookingActivities
+from activities.calendar_events import BookingCalendars
 from activities.calendar_sync import CalendarSyncActivities
 from activities.calendars.accounts import CalendarAccounts
 from activities.notifications.teller import Teller, teller_from_settings
@@ -32,9 +33,11 @@ log = logging.getLogger("booking.worker")
 def build_worker(
     client: Client, settings: Settings, db: Database, payments: PaymentGateway, teller: Teller
 ) -> Worker:
-    activities = BookingActivities(db, payments, teller)
+    accounts = CalendarAccounts.from_settings(settings, db)
+    booking_calendars = BookingCalendars(db, accounts, settings.public_base_url)
+    activities = BookingActivities(db, payments, teller, calendars=booking_calendars)
     reconcile = ReconcileActivities(db, client, payments)
-    calendars = CalendarSyncActivities(db, CalendarAccounts.from_settings(settings, db).open)
+    calendars = CalendarSyncActivities(db, accounts.open)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DataError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities.calendar_events import BookingCalendars
 from activities.notifications.teller import Teller, sandbox_teller
 from activities.payments.port import PaymentGateway
 from contract.errors import (
@@ -49,11 +50,15 @@ class BookingActivities:
         payments: PaymentGateway,
         teller: Teller | None = None,
         clock: Callable[[], datetime] = utc_now,
+        *,
+        calendars: BookingCalendars | None = None,
     ) -> None:
         self._db = db
         self._payments = payments
         self._teller = teller or sandbox_teller(db, clock)
         self._clock = clock
+        # None: no calendars can be opened (tests of the booking alone; nobody connected one).
+        self._calendars = calendars
 
     @activity.defn
     async def hold_slot(self, request: HoldRequest) -> Hold:
@@ -115,6 +120,13 @@ class BookingActivities:
         await self._teller.tell(tell)
 
     @activity.defn
+    async def mirror_booking(self, request: BookingRef) -> int:
+        """Write, move or remove the booking's event in the provider's connected calendars."""
+        if self._calendars is None:
+            return 0
+        return await self._calendars.mirror(request.booking_id)
+
+    @activity.defn
     async def complete_booking(self, request: BookingRef) -> bool:
         return await booking_lifecycle.complete_booking(
             self._db, request.booking_id, now=self._clock()
@@ -132,6 +144,7 @@ class BookingActivities:
             self.confirm_booking,
             self.complete_booking,
             self.tell_people,
+            self.mirror_booking,
         ]
 
 

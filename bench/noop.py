@@ -46,4 +46,9 @@ async def noop_tell(booking: NoopBooking) -> None:
     """The confirmation message: the saga sends it as an activity beside the booking."""
 
 
-ACTIVITIES = [noop_hold, noop_payment_intent, noop_confirm, noop_tell]
+@activity.defn
+async def noop_mirror(booking: NoopBooking) -> None:
+    """The booking's event in the provider's calendars: the saga writes it beside the booking."""
+
+
+ACTIVITIES = [noop_hold, noop_payment_intent, noop_confirm, noop_tell, noop_mirror]

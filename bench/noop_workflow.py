@@ -3,8 +3,8 @@
 Started with update-with-start whose update returns after two no-op activities (like the hold
 and the payment intent); then it waits for the payment signal with a timeout, then runs one
 more no-op activity (like the confirmation), then, as the saga does once confirmed, a no-op
-activity for the confirmation message and a timer for the first reminder. Same data converter
-as the app.
+activity for the confirmation message, a timer for the first reminder, and a no-op activity
+for the booking's calendar event. Same data converter as the app.
 
 `--profile` also runs what-if variants of it: local activities instead of activities, and the
 search-attribute upserts and summaries the booking saga writes.
@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         NoopState,
         noop_confirm,
         noop_hold,
+        noop_mirror,
         noop_payment_intent,
         noop_tell,
     )
@@ -64,6 +65,11 @@ class NoopBookingWorkflow:
         reminder = asyncio.create_task(workflow.sleep(timedelta(days=1)))
         await workflow.execute_activity(
             noop_tell, self._booking, start_to_close_timeout=STEP_TIMEOUT, retry_policy=RETRY
+        )
+        # And the booking's event in the provider's calendars (its own patch marker and step).
+        workflow.patched("calendar-events")
+        await workflow.execute_activity(
+            noop_mirror, self._booking, start_to_close_timeout=STEP_TIMEOUT, retry_policy=RETRY
         )
         reminder.cancel()
         await workflow.wait_condition(workflow.all_handlers_finished)

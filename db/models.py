@@ -332,6 +332,24 @@ class CalendarConnection(Base):
     )
 
 
+class CalendarEventLink(Base):
+    """Where a booking was written in a connected calendar, and the times written (migration
+    0007): a move rewrites it, a cancel deletes it, an unchanged booking leaves it alone."""
+
+    __tablename__ = "calendar_event_links"
+
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("appointments.id"), primary_key=True)
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("calendar_connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    calendar_id: Mapped[str] = mapped_column(String(1024))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    etag: Mapped[str | None] = mapped_column(String(255))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class CalendarAuthorization(Base):
     """An OAuth flow in progress (migration 0007): its `state` is bound to the user, used once,
     and expires; `secret` seals the PKCE verifier (or MSAL's flow)."""
@@ -353,6 +371,7 @@ __all__ = [
     "Base",
     "CalendarAuthorization",
     "CalendarConnection",
+    "CalendarEventLink",
     "ExternalBusyBlock",
     "Holiday",
     "Notification",

@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as StepTimedOut
 
 from workflows.announcements import Announcer
+from workflows.calendar_events import CalendarMirror
 
 with workflow.unsafe.imports_passed_through():
     from activities.booking import BookingActivities
@@ -109,6 +110,8 @@ HANDLERS_BEFORE_FAILURE = "handlers-before-failure"
 NOTIFICATIONS = "notifications-and-reminders"
 # LatePaymentRefund tells the customer their late payment went back.
 LATE_PAYMENT_MESSAGE = "late-payment-message"
+# The booking is written to, moved in and removed from the provider's connected calendars.
+CALENDAR_EVENTS = "calendar-events"
 PATCHES: tuple[str, ...] = (
     PAYMENT_RETRIES,
     RELEASE_UNANSWERED_HOLD,
@@ -117,6 +120,7 @@ PATCHES: tuple[str, ...] = (
     HANDLERS_BEFORE_FAILURE,
     NOTIFICATIONS,
     LATE_PAYMENT_MESSAGE,
+    CALENDAR_EVENTS,
 )
 # The gateway's answer at the deadline: bounded, the slot's hold has lapsed meanwhile.
 GATEWAY_CHECK_DEADLINE = timedelta(minutes=5)
@@ -156,6 +160,7 @@ class BookingWorkflow:
         self._moves = 0
         self._ended = False
         self._announce = Announcer(booking.booking_id)
+        self._calendars = CalendarMirror(booking.booking_id)
 
     @workflow.run
     async def run(self, booking: BookingInput) -> BookingOutcome:
@@ -163,6 +168,7 @@ class BookingWorkflow:
         failure: BaseException | None = None
         # Decided once, first: a booking started before messages existed never sends any.
         self._announce.enabled = workflow.patched(NOTIFICATIONS)
+        self._calendars.enabled = workflow.patched(CALENDAR_EVENTS)
         try:
             await self._hold_slot(undo)
             if self._hold is not None:
@@ -183,6 +189,7 @@ class BookingWorkflow:
         finally:
             self._answered = True
         await self._announce.finished()
+        await self._calendars.finished()
         if failure is not None:
             if not workflow.all_handlers_finished() and workflow.patched(HANDLERS_BEFORE_FAILURE):
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -274,6 +281,7 @@ class BookingWorkflow:
         previous_start = self._hold.start
         self._hold = self._hold.model_copy(update={"start": moved.start, "end": moved.end})
         self._moves += 1
+        self._calendars.show()
         self._announce.tell(
             Kind.RESCHEDULED,
             f"rescheduled:{self._moves}",
@@ -720,6 +728,7 @@ class BookingWorkflow:
 
     def _announce_confirmed(self) -> None:
         assert self._hold is not None
+        self._calendars.show()
         approved = self._decision is not None
         self._announce.tell(
             Kind.APPROVED if approved else Kind.CONFIRMED,
@@ -752,6 +761,7 @@ class BookingWorkflow:
         if status in kinds:
             self._announce.tell(kinds[status], status.value, refunded=refunded, reason=self._reason)
         elif status == BookingStatus.CANCELLED:
+            self._calendars.withdraw()
             self._announce.tell(
                 Kind.CANCELLED,
                 "cancelled",

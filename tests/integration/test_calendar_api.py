@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.booking import BookingActivities
+from activities.calendar_events import BookingCalendars
 from activities.calendar_sync import CalendarSyncActivities
 from activities.calendars.accounts import CalendarAccounts
 from activities.payments.sandbox import SandboxPaymentGateway
@@ -48,7 +49,9 @@ async def api(
         workflows=[CalendarSyncWorkflow, BookingWorkflow],
         activities=[
             *CalendarSyncActivities(db, accounts.open).all(),
-            *BookingActivities(db, payments).all(),
+            *BookingActivities(
+                db, payments, calendars=BookingCalendars(db, accounts, settings.public_base_url)
+            ).all(),
         ],
     ):
         app = create_app(
@@ -196,3 +199,68 @@ async def test_only_providers_have_calendars(api: httpx.AsyncClient) -> None:
     customer = await sign_up(api)
     assert_error(await api.get("/calendar/connections", headers=customer), 403, "providers_only")
     assert_error(await api.get("/calendar/connections"), 401, "not_authenticated")
+
+
+async def test_a_booking_is_written_moved_and_removed_in_the_connected_calendar(
+    api: httpx.AsyncClient,
+    radicale: Radicale,
+    calendar: caldav.Calendar,
+) -> None:
+    every_day = {
+        d: [{"start": "09:00", "end": "17:00"}]
+        for d in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    }
+    provider, _, service_id = await provider_with_service(api, timezone=ZONE, hours=every_day)
+    login = {"url": radicale.url, "username": radicale.username, "password": radicale.password}
+    connected = await api.post("/calendar/connections/caldav", json=login, headers=provider)
+    assert connected.status_code == 201, connected.text
+    chosen = await api.put(
+        f"/calendar/connections/{connected.json()['id']}/calendars",
+        json={"blocking": [str(calendar.url)], "destination": str(calendar.url)},
+        headers=provider,
+    )
+    assert chosen.status_code == 200, chosen.text
+
+    customer = await sign_up(api)
+    day = datetime.now(ZoneInfo(ZONE)).date() + timedelta(days=4)
+    ten = datetime.combine(day, time(10), ZoneInfo(ZONE))
+    booked = await api.post(
+        "/appointments", json={"service_id": service_id, "start": ten.isoformat()}, headers=customer
+    )
+    assert booked.status_code == 201, booked.text
+    booking = booked.json()
+    paid = await api.post(
+        f"/sandbox/payments/{booking['payment']['intent_id']}/succeed", headers=customer
+    )
+    assert paid.status_code == 200, paid.text
+
+    def events() -> list[tuple[str, datetime]]:
+        found = []
+        for event in calendar.events():
+            vevent = event.icalendar_component
+            found.append((str(vevent["UID"]), vevent["DTSTART"].dt))
+        return found
+
+    async def in_calendar() -> list[tuple[str, datetime]]:
+        return events()
+
+    written = await eventually(in_calendar, lambda e: len(e) == 1, within=30)
+    [(uid, start)] = written
+    assert booking["id"] in uid and start == ten, written
+
+    # Moved by the customer: the same event, at the new time.
+    two = datetime.combine(day, time(14), ZoneInfo(ZONE))
+    moved = await api.post(
+        f"/appointments/{booking['id']}/reschedule",
+        json={"start": two.isoformat()},
+        headers=customer,
+    )
+    assert moved.status_code in (200, 202), moved.text
+    after_move = await eventually(in_calendar, lambda e: [s for _, s in e] == [two], within=30)
+    assert [(u, s) for u, s in after_move] == [(uid, two)], after_move
+
+    # Cancelled: the event leaves the provider's calendar.
+    cancelled = await api.put(f"/appointments/{booking['id']}/cancel", json={}, headers=customer)
+    assert cancelled.status_code in (200, 202), cancelled.text
+    gone = await eventually(in_calendar, lambda e: e == [], within=30)
+    assert gone == [], gone

@@ -6,7 +6,8 @@ provider's time, one destination for new bookings, and each calendar's sync stat
 token or delta link). An authorization is the state of an OAuth flow in progress: single use
 and expiring. Busy blocks now say which connection and calendar they came from, and which
 resource (an event, or a recurring event's series) they belong to, so a sync can replace them
-and a disconnect removes them.
+and a disconnect removes them. An event link is where a booking was written in a provider's
+calendar (and the times written there), so a move updates it and a cancel removes it.
 
 Revision ID: 0007
 Revises: 0006
@@ -60,6 +61,22 @@ def upgrade() -> None:
         sa.Column("used_at", sa.DateTime(timezone=True)),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "calendar_event_links",
+        sa.Column("booking_id", sa.Uuid(), sa.ForeignKey("appointments.id"), primary_key=True),
+        sa.Column(
+            "connection_id",
+            sa.Uuid(),
+            sa.ForeignKey("calendar_connections.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("calendar_id", sa.String(1024), nullable=False),
+        sa.Column("event_id", sa.String(1024), nullable=False),
+        sa.Column("etag", sa.String(255)),
+        sa.Column("start_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("end_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
     with op.batch_alter_table("external_busy_blocks") as blocks:
         blocks.add_column(sa.Column("connection_id", sa.Uuid()))
         blocks.add_column(sa.Column("calendar_id", sa.String(1024)))
@@ -85,6 +102,7 @@ def downgrade() -> None:
         blocks.drop_column("resource")
         blocks.drop_column("calendar_id")
         blocks.drop_column("connection_id")
+    op.drop_table("calendar_event_links")
     op.drop_table("calendar_authorizations")
     op.drop_index("ix_calendar_connections_provider", table_name="calendar_connections")
     op.drop_table("calendar_connections")
