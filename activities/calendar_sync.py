@@ -21,7 +21,9 @@ from activities.calendars.port import (
     CalendarRetryLater,
     GrantBroken,
 )
+from activities.notifications.teller import Teller, sandbox_teller
 from contract.calendars import ConnectionStatus, SyncReport
+from contract.notifications import Kind, ProviderNotice
 from db import calendar_connections as store
 from db.engine import Database
 from db.sealed import SealBroken
@@ -44,10 +46,18 @@ class CalendarSyncActivities:
         db: Database,
         open_account: OpenAccount,
         clock: Callable[[], datetime] = utc_now,
+        *,
+        teller: Teller | None = None,
     ) -> None:
         self._db = db
         self._open = open_account
         self._clock = clock
+        self._teller = teller or sandbox_teller(db, clock)
+
+    @activity.defn
+    async def notify_provider(self, notice: ProviderNotice) -> None:
+        """Tell the provider about their calendars, once per notice."""
+        await self._teller.notify(notice)
 
     @activity.defn
     async def sync_calendars(self, connection_id: UUID) -> SyncReport:
@@ -56,11 +66,7 @@ class CalendarSyncActivities:
         if connection is None:
             return SyncReport(connection_id=connection_id, status="gone")
         if connection.status == ConnectionStatus.BROKEN:
-            return SyncReport(
-                connection_id=connection_id,
-                status=connection.status,
-                error=connection.broken_reason,
-            )
+            return _broken_report(connection)
         now = self._clock()
         try:
             account = await self._open(connection)
@@ -105,20 +111,54 @@ class CalendarSyncActivities:
             )
         if errors:
             await store.sync_failed(self._db, connection.id, "; ".join(errors), now=now)
-        conflicts = await store.conflicts(self._db, connection.id, now=now)
+        clashes = await store.conflicts(self._db, connection.id, now=now)
+        notices = [
+            ProviderNotice(
+                provider_id=connection.provider_id,
+                kind=Kind.PROVIDER_CALENDAR_CONFLICT,
+                key=f"calendar-conflict:{booking_id}:{block}",
+                account=connection.account,
+                calendar_kind=connection.kind,
+                booking_id=booking_id,
+            )
+            for booking_id, block in clashes
+        ]
         return SyncReport(
             connection_id=connection.id,
             status=ConnectionStatus.ACTIVE,
             calendars=len(connection.blocking_calendars),
             blocks=blocks,
             error="; ".join(errors) or None,
-            conflicts=conflicts,
+            conflicts=len({booking_id for booking_id, _ in clashes}),
+            notices=notices,
         )
 
     async def _broken(self, connection: store.Connection, reason: str, now: datetime) -> SyncReport:
         if await store.mark_broken(self._db, connection.id, reason, now=now):
             log.warning("calendar connection %s is broken: %s", connection.id, reason)
-        return SyncReport(connection_id=connection.id, status=ConnectionStatus.BROKEN, error=reason)
+        broken = await store.get(self._db, connection.id)
+        if broken is None:
+            return SyncReport(connection_id=connection.id, status="gone")
+        return _broken_report(broken)
 
     def all(self) -> list[Callable[..., object]]:
-        return [self.sync_calendars]
+        return [self.sync_calendars, self.notify_provider]
+
+
+def _broken_report(connection: store.Connection) -> SyncReport:
+    """A broken connection, and the notice that tells its provider: one per breakage (the
+    reconnect that mends it, and the next breakage, change `updated_at`)."""
+    notice = ProviderNotice(
+        provider_id=connection.provider_id,
+        kind=Kind.PROVIDER_CALENDAR_BROKEN,
+        key=f"calendar-broken:{connection.id}:{connection.updated_at.isoformat()}",
+        account=connection.account,
+        calendar_kind=connection.kind,
+        reason=connection.broken_reason,
+    )
+    return SyncReport(
+        connection_id=connection.id,
+        status=ConnectionStatus.BROKEN,
+        error=connection.broken_reason,
+        notices=[notice],
+    )

@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import AwareDatetime
 
 from contract.messages import Model
+from contract.notifications import ProviderNotice
 
 
 class CalendarKind(StrEnum):
@@ -109,3 +110,5 @@ class SyncReport(Model):
     error: str | None = None
     # External events that overlap bookings already confirmed (reported, never acted on).
     conflicts: int = 0
+    # What the provider must hear (each once, by its key): a broken grant, a clash.
+    notices: list[ProviderNotice] = []

@@ -35,6 +35,13 @@ class Kind(StrEnum):
     PROVIDER_APPROVAL_REQUESTED = "provider_approval_requested"
     PROVIDER_RESCHEDULED = "provider_rescheduled"
     PROVIDER_CANCELLED = "provider_cancelled"
+    # To the provider, about their calendars rather than one booking's change.
+    PROVIDER_CALENDAR_BROKEN = "provider_calendar_broken"
+    PROVIDER_CALENDAR_CONFLICT = "provider_calendar_conflict"
+
+
+# Kinds told by a ProviderNotice, not by a booking's Tell.
+NOTICE_KINDS = frozenset({Kind.PROVIDER_CALENDAR_BROKEN, Kind.PROVIDER_CALENDAR_CONFLICT})
 
 
 class Delivery(StrEnum):
@@ -85,3 +92,18 @@ class Tell(Model):
     reason: str | None = None
     # The start before a move (a rescheduled message names both).
     previous_start: AwareDatetime | None = None
+
+
+class ProviderNotice(Model):
+    """Something the provider must hear about their calendars: a connection whose grant stopped
+    working, or a meeting in their calendar over a booking already confirmed (which is left as
+    it is). `key` makes it once: the same key never sends twice."""
+
+    provider_id: UUID
+    kind: Kind
+    key: str
+    account: str
+    calendar_kind: str
+    reason: str | None = None
+    # A conflict: the booking the meeting overlaps.
+    booking_id: UUID | None = None

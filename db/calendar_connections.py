@@ -56,6 +56,7 @@ class Connection(NamedTuple):
     last_error: str | None
     broken_reason: str | None
     created_at: datetime
+    updated_at: datetime
 
 
 _COLUMNS = [_connections.c[name] for name in Connection._fields]
@@ -378,11 +379,11 @@ async def horizon_days(db: Database, provider_id: UUID) -> int:
     return int(days or DEFAULT_HORIZON_DAYS)
 
 
-async def conflicts(db: Database, connection_id: UUID, *, now: datetime) -> int:
-    """Confirmed bookings still ahead that a block of this connection overlaps: the provider
-    is told; the bookings are left as they are."""
+async def conflicts(db: Database, connection_id: UUID, *, now: datetime) -> list[tuple[UUID, str]]:
+    """Confirmed bookings still ahead that a block of this connection overlaps, with the block
+    (its key): the provider is told; the bookings are left as they are."""
     overlapping = (
-        select(func.count(func.distinct(_appointments.c.id)))
+        select(_appointments.c.id, _blocks.c.external_id)
         .select_from(
             _appointments.join(_blocks, _blocks.c.provider_id == _appointments.c.provider_id)
         )
@@ -393,6 +394,7 @@ async def conflicts(db: Database, connection_id: UUID, *, now: datetime) -> int:
             _blocks.c.start_at < _appointments.c.end_at,
             _blocks.c.end_at > _appointments.c.start_at,
         )
+        .order_by(_appointments.c.start_at)
     )
     async with db.reading() as connection:
-        return int(await connection.scalar(overlapping) or 0)
+        return [(booking, block) for booking, block in await connection.execute(overlapping)]

@@ -16,7 +16,7 @@ _notifications = cast(Table, Notification.__table__)
 
 class SentMessage(NamedTuple):
     id: UUID
-    appointment_id: UUID
+    appointment_id: UUID | None
     user_id: UUID | None
     channel: str
     kind: str

@@ -169,7 +169,7 @@ async def booking_to_tell(db: Database, booking_id: UUID) -> BookingToTell | Non
 
 
 async def record(
-    db: Database, booking_id: UUID, messages: Sequence[Message], *, now: datetime
+    db: Database, booking_id: UUID | None, messages: Sequence[Message], *, now: datetime
 ) -> list[Outgoing]:
     """Record each message once (insert on conflict do nothing) and claim those still pending
     for this attempt; all of them as they were stored before the claim."""
@@ -238,3 +238,32 @@ async def latest_invite(db: Database, booking_id: UUID) -> str | None:
     async with db.reading() as connection:
         found: str | None = await connection.scalar(_INVITES, {"booking_id": booking_id})
     return found
+
+
+class ProviderToTell(NamedTuple):
+    reader: Reader
+    display_name: str
+    timezone: str
+
+
+_PROVIDER = (
+    select(
+        *_reader(_provider),
+        _provider.c.email_notifications,
+        _provider.c.sms_opt_in,
+        _profiles.c.display_name,
+        _profiles.c.timezone,
+    )
+    .join(_provider, _provider.c.id == _profiles.c.user_id)
+    .where(_profiles.c.id == bindparam("provider_id", type_=Uuid))
+)
+
+
+async def provider_to_tell(db: Database, provider_id: UUID) -> ProviderToTell | None:
+    """A provider as a notice about their calendars reaches them."""
+    async with db.reading() as connection:
+        row = (await connection.execute(_PROVIDER, {"provider_id": provider_id})).first()
+    if row is None:
+        return None
+    values = tuple(row)
+    return ProviderToTell(Reader(*values[:6]), values[6], values[7])

@@ -8,10 +8,13 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.calendar_sync import CalendarSyncActivities
     from contract.calendars import ConnectionStatus, SyncReport, SyncRequest
+    from contract.notifications import ProviderNotice
+    from workflows.announcements import TELL_DEADLINE, TELL_RETRY, TELL_TIMEOUT
     from workflows.search_attributes import CALENDAR_SYNC_STATUS
 
 SYNC_TIMEOUT = timedelta(minutes=5)
@@ -52,6 +55,8 @@ class CalendarSyncWorkflow:
             )
             self._last, self._syncs = report, self._syncs + 1
             workflow.upsert_search_attributes([CALENDAR_SYNC_STATUS.value_set(report.status)])
+            for notice in report.notices:
+                await self._notify(notice)
             if report.status in ENDS:
                 return report
             with contextlib.suppress(TimeoutError):  # the period is over: sync again
@@ -64,6 +69,20 @@ class CalendarSyncWorkflow:
                 return report
             if self._syncs >= SYNCS_PER_RUN or workflow.info().is_continue_as_new_suggested():
                 workflow.continue_as_new(request)
+
+    async def _notify(self, notice: ProviderNotice) -> None:
+        """Each notice once (its key); a message never fails the sync."""
+        try:
+            await workflow.execute_activity_method(
+                CalendarSyncActivities.notify_provider,
+                notice,
+                summary=f"Tell the provider: {notice.kind.replace('_', ' ')}",
+                start_to_close_timeout=TELL_TIMEOUT,
+                schedule_to_close_timeout=TELL_DEADLINE,
+                retry_policy=TELL_RETRY,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("notice %s not sent: %s", notice.key, err.cause or err)
 
     @workflow.signal
     def sync_now(self) -> None:

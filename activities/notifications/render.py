@@ -73,6 +73,19 @@ def render(kind: Kind, recipient: Person, facts: BookingFacts, tell: Tell) -> Re
     )
 
 
+def render_notice(kind: Kind, context: dict[str, Any]) -> Rendered:
+    """A notice to a provider about their calendars, from the context the teller built."""
+    parts = _ENV.get_template(f"{kind.value}.txt.j2").make_module(context)
+    subject = _one_line(_macro(parts, "subject"))
+    html = _ENV.get_template(f"{kind.value}.html.j2").render(context, subject=subject)
+    return Rendered(
+        subject=subject,
+        text=_paragraphs(_macro(parts, "text")),
+        html=html,
+        sms=_clip(_one_line(_macro(parts, "sms")), SMS_LIMIT),
+    )
+
+
 def format_span(
     start: datetime, end: datetime | None, zone_name: str, *, short: bool = False
 ) -> str:

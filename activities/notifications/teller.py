@@ -21,10 +21,10 @@ from temporalio.exceptions import ApplicationError
 from activities.notifications.facts import BookingFacts, Person
 from activities.notifications.invites import invite
 from activities.notifications.port import EmailSender, PermanentRefusal, RetryLater, SmsSender
-from activities.notifications.render import render
+from activities.notifications.render import Rendered, format_span, render, render_notice
 from config import Settings
 from contract.messages import Money
-from contract.notifications import Channel, Delivery, Email, Kind, Sms, Tell
+from contract.notifications import Channel, Delivery, Email, Kind, ProviderNotice, Sms, Tell
 from db import notifications as outbox
 from db.engine import Database
 from domain.timezones import utc_now
@@ -37,6 +37,12 @@ _INVITES: dict[Kind, Literal["REQUEST", "CANCEL"]] = {
     Kind.CANCELLED: "CANCEL",
 }
 VENDOR_BUSY = "VendorBusy"
+_CALENDARS = {
+    "google": "Google Calendar",
+    "microsoft": "Outlook calendar",
+    "caldav": "CalDAV calendar",
+}
+_OWNERS = {"google": "Google", "microsoft": "Microsoft", "caldav": "Your calendar server"}
 
 
 @dataclass(frozen=True)
@@ -66,14 +72,58 @@ class Teller:
             messages += self._messages(
                 tell, tell.provider_kind, "provider", booking.provider, facts.provider, facts, False
             )
-        stored = await outbox.record(self.db, tell.booking_id, messages, now=self.clock())
+        names = {booking.customer.user_id: booking.customer.name}
+        names[booking.provider.user_id] = booking.provider.name
+        await self._deliver(tell.booking_id, messages, names)
+
+    async def notify(self, notice: ProviderNotice) -> None:
+        """Tell a provider about their calendars (a connection broken, a clash with a booking)."""
+        provider = await outbox.provider_to_tell(self.db, notice.provider_id)
+        if provider is None:
+            return
+        base = self.public_base_url.rstrip("/")
+        context: dict[str, object] = {
+            "recipient_name": provider.display_name,
+            "account": notice.account,
+            "calendar": _CALENDARS.get(notice.calendar_kind, "calendar"),
+            "calendar_owner": _OWNERS.get(notice.calendar_kind, "The calendar server"),
+            "reason": (notice.reason or "").strip(),
+            "link": f"{base}/calendar/connections",
+        }
+        if notice.booking_id is not None:
+            booking = await outbox.booking_to_tell(self.db, notice.booking_id)
+            if booking is None:
+                return
+            facts = self._facts(booking)
+            zone = provider.timezone
+            context |= {
+                "service": facts.service_name,
+                "customer_name": facts.customer.name,
+                "customer_email": facts.customer.email,
+                "when": format_span(facts.start, facts.end, zone),
+                "when_short": format_span(facts.start, facts.end, zone, short=True),
+                "link": facts.link,
+            }
+        rendered = render_notice(notice.kind, context)
+        messages = self._channels(
+            f"notice:{notice.key}", notice.kind, provider.reader, rendered, None, None
+        )
+        await self._deliver(
+            notice.booking_id, messages, {provider.reader.user_id: provider.display_name}
+        )
+
+    async def _deliver(
+        self, booking_id: UUID | None, messages: list[outbox.Message], names: dict[UUID, str]
+    ) -> None:
+        """Record each message once, send what is pending, and keep what became of it."""
+        stored = await outbox.record(self.db, booking_id, messages, now=self.clock())
         outcomes: list[outbox.Outcome] = []
         busy: list[RetryLater] = []
         for message, row in zip(messages, stored, strict=True):
             if row.status != Delivery.PENDING:
                 continue
             try:
-                vendor_id = await self._send_once(row, message, booking)
+                vendor_id = await self._send_once(row, message, names)
             except PermanentRefusal as refused:
                 outcomes.append(outbox.Outcome(row.id, Delivery.FAILED, error=str(refused)))
             except RetryLater as later:
@@ -91,11 +141,11 @@ class Teller:
             )
 
     async def _send_once(
-        self, row: outbox.Outgoing, message: outbox.Message, booking: outbox.BookingToTell
+        self, row: outbox.Outgoing, message: outbox.Message, names: dict[UUID, str]
     ) -> str | None:
         """Send it, unless an attempt that died mid-send got it to the vendor: then the
         vendor's id for it. A vendor that cannot tell gets it again (at least once)."""
-        outgoing = self._outgoing(row.id, message, booking)
+        outgoing = self._outgoing(row.id, message, names)
         if isinstance(outgoing, Sms):
             if row.sending_since is not None:
                 taken = await self.sms.already_sent(outgoing, row.sending_since)
@@ -119,15 +169,25 @@ class Teller:
         with_invite: bool,
     ) -> list[outbox.Message]:
         rendered = render(kind, person, facts, tell)
+        method = _INVITES.get(kind) if with_invite else None
+        ics = None
+        if method is not None and reader.email_ok:
+            ics = invite(facts, method=method, sequence=tell.sequence, domain=self.invite_domain)
         key = f"{tell.booking_id}:{tell.key}:{role}"
+        return self._channels(key, kind, reader, rendered, ics, tell.sequence)
+
+    def _channels(
+        self,
+        key: str,
+        kind: Kind,
+        reader: outbox.Reader,
+        rendered: Rendered,
+        ics: str | None,
+        sequence: int | None,
+    ) -> list[outbox.Message]:
+        """One message per channel the reader accepts."""
         messages: list[outbox.Message] = []
         if reader.email_ok:
-            method = _INVITES.get(kind) if with_invite else None
-            ics = None
-            if method is not None:
-                ics = invite(
-                    facts, method=method, sequence=tell.sequence, domain=self.invite_domain
-                )
             messages.append(
                 outbox.Message(
                     key=f"{key}:{Channel.EMAIL}",
@@ -139,7 +199,7 @@ class Teller:
                     body_text=rendered.text,
                     body_html=rendered.html,
                     ics=ics,
-                    ics_sequence=tell.sequence if ics is not None else None,
+                    ics_sequence=sequence if ics is not None else None,
                 )
             )
         if reader.sms_opt_in and reader.phone:
@@ -160,17 +220,14 @@ class Teller:
         return messages
 
     def _outgoing(
-        self, message_id: UUID, message: outbox.Message, booking: outbox.BookingToTell
+        self, message_id: UUID, message: outbox.Message, names: dict[UUID, str]
     ) -> Email | Sms:
         if message.channel == Channel.SMS:
             return Sms(message_id=message_id, to=message.recipient, body=message.body_text)
-        reader = (
-            booking.customer if message.user_id == booking.customer.user_id else booking.provider
-        )
         return Email(
             message_id=message_id,
             to=message.recipient,
-            to_name=reader.name,
+            to_name=names.get(message.user_id, ""),
             subject=message.subject or "",
             text=message.body_text,
             html=message.body_html or "",

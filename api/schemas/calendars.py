@@ -74,7 +74,7 @@ class ConnectionPublic(BaseModel):
         cls, connection: Connection, calendars: list[CalendarInfo] | None = None
     ) -> ConnectionPublic:
         fields = connection._asdict()
-        for private in ("secret", "sync_state", "provider_id"):
+        for private in ("secret", "sync_state", "provider_id", "updated_at", "full_synced_at"):
             fields.pop(private)
         listed = (
             None if calendars is None else [CalendarPublic.of(c, connection) for c in calendars]

@@ -11,7 +11,7 @@ class NotificationPublic(BaseModel):
     """One message as it was sent, and what became of it."""
 
     id: UUID
-    appointment_id: UUID
+    appointment_id: UUID | None
     channel: Channel
     kind: str
     recipient: str

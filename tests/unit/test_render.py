@@ -21,9 +21,10 @@ from activities.notifications.render import (
     format_span,
     lead_phrase,
     render,
+    render_notice,
 )
 from contract.messages import Money
-from contract.notifications import Kind, Tell
+from contract.notifications import NOTICE_KINDS, Kind, Tell
 
 NEW_YORK = "America/New_York"
 BERLIN = "Europe/Berlin"
@@ -67,7 +68,10 @@ def _render(kind: Kind, facts: BookingFacts | None = None, **fields: Any) -> Ren
     return render(kind, _reader(facts, kind), facts, _tell(facts, kind, **fields))
 
 
-@pytest.mark.parametrize("kind", list(Kind))
+BOOKING_KINDS = [kind for kind in Kind if kind not in NOTICE_KINDS]
+
+
+@pytest.mark.parametrize("kind", BOOKING_KINDS)
 def test_every_kind_renders_every_part(kind: Kind) -> None:
     facts = _facts()
     rendered = _render(kind, facts)
@@ -79,7 +83,7 @@ def test_every_kind_renders_every_part(kind: Kind) -> None:
     assert len(rendered.sms) <= SMS_LIMIT
 
 
-@pytest.mark.parametrize("kind", list(Kind))
+@pytest.mark.parametrize("kind", BOOKING_KINDS)
 def test_sms_stays_within_two_segments_whatever_people_typed(kind: Kind) -> None:
     long = "x" * 400
     facts = _facts(
@@ -240,3 +244,43 @@ def test_a_free_booking_says_free() -> None:
         rendered = _render(Kind.CONFIRMED, _facts(price=price), refunded=None)
         assert "Price: Free" in rendered.text
         assert "USD" not in rendered.text
+
+
+def _notice_context(long: str = "") -> dict[str, Any]:
+    return {
+        "recipient_name": long or "Dr Ann",
+        "account": long or "ann@example.com",
+        "calendar": "Google Calendar",
+        "calendar_owner": "Google",
+        "reason": long or "invalid_grant: Token has been expired or revoked.",
+        "link": "https://api.example.com/calendar/connections",
+        "service": long or "Consultation",
+        "customer_name": long or "Jo Customer",
+        "customer_email": "jo@example.com",
+        "when": "Thursday 10 December 2026, 14:00–15:00 (America/New_York, EST)",
+        "when_short": "Thu 10 Dec 2026, 14:00–15:00 EST",
+    }
+
+
+@pytest.mark.parametrize("kind", sorted(NOTICE_KINDS))
+def test_every_notice_renders_every_part_within_the_sms_limit(kind: Kind) -> None:
+    rendered = render_notice(kind, _notice_context())
+    assert rendered.subject and "\n" not in rendered.subject
+    assert "Google Calendar" in rendered.text and "ann@example.com" in rendered.text
+    assert rendered.html.startswith("<!DOCTYPE html>")
+    assert "https://api.example.com/calendar/connections" in rendered.sms or kind == (
+        Kind.PROVIDER_CALENDAR_CONFLICT
+    )
+    assert len(render_notice(kind, _notice_context("x" * 400)).sms) <= SMS_LIMIT
+
+
+def test_a_broken_connection_says_why_and_how_to_mend_it() -> None:
+    text = render_notice(Kind.PROVIDER_CALENDAR_BROKEN, _notice_context()).text
+    assert "Google said: invalid_grant: Token has been expired or revoked." in text
+    assert "Connect it again: https://api.example.com/calendar/connections" in text
+
+
+def test_a_clash_names_the_booking_and_leaves_it_standing() -> None:
+    text = render_notice(Kind.PROVIDER_CALENDAR_CONFLICT, _notice_context()).text
+    assert "When: Thursday 10 December 2026, 14:00–15:00 (America/New_York, EST)" in text
+    assert "The booking still stands" in text

@@ -6,9 +6,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from sqlalchemy import select, update
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -21,7 +22,9 @@ from contract.calendars import (
 )
 from db import calendar_connections as store
 from db.engine import Database
-from tests.factories import make_provider
+from db.holds import hold_slot
+from db.models import Appointment, Notification
+from tests.factories import future_local, hold_request, make_customer, make_provider
 from tests.workflows.calendar_fakes import Account
 from workflows.calendar_sync import CalendarSyncWorkflow, workflow_id
 from workflows.search_attributes import CALENDAR_SYNC_STATUS
@@ -171,3 +174,61 @@ def _opener(account: Account):  # type: ignore[no-untyped-def]
         return account
 
     return open_account
+
+
+async def _told(db: Database, kind: str) -> list[Notification]:
+    async with db.session() as session:
+        found = await session.scalars(select(Notification).where(Notification.kind == kind))
+        return list(found)
+
+
+async def test_the_provider_hears_once_that_their_calendar_stopped_syncing(
+    sync: Sync, db: Database
+) -> None:
+    reason = f"invalid_grant: revoked {uuid.uuid4()}"
+    sync.account.failures.append(GrantBroken(reason))
+    await (await _start(sync)).result()
+    [told] = [m for m in await _told(db, "provider_calendar_broken") if reason in m.body_text]
+    assert (told.channel, told.status, told.appointment_id) == ("email", "sent", None)
+    assert sync.connection.account in (told.subject or "")
+    # Another sync of the broken connection (a restart, a signal) tells them nothing new.
+    activities = CalendarSyncActivities(db, _opener(sync.account))
+    report = await activities.sync_calendars(sync.connection.id)
+    for notice in report.notices:
+        await activities.notify_provider(notice)
+    again = [m for m in await _told(db, "provider_calendar_broken") if reason in m.body_text]
+    assert len(again) == 1
+
+
+async def test_a_meeting_over_a_confirmed_booking_is_reported_and_the_booking_kept(
+    sync: Sync, db: Database
+) -> None:
+    provider = await store.get(db, sync.connection.id)
+    assert provider is not None
+    made = await make_provider(db)  # a service to book, then moved to this connection's provider
+    customer = await make_customer(db)
+    start = future_local(made.timezone, days_ahead=3, at=time(10))
+    request = hold_request(made, customer, start)
+    await hold_slot(db, request, now=datetime.now(UTC))
+    async with db.transaction() as connection:
+        await connection.execute(
+            update(Appointment)
+            .where(Appointment.id == request.booking_id)
+            .values(status="confirmed", provider_id=provider.provider_id)
+        )
+    sync.account.events["clash"] = (start + timedelta(minutes=15), start + timedelta(hours=1))
+    activities = CalendarSyncActivities(db, _opener(sync.account))
+    for _ in range(2):  # reported once, however often it syncs
+        report = await activities.sync_calendars(sync.connection.id)
+        assert report.conflicts == 1
+        for notice in report.notices:
+            await activities.notify_provider(notice)
+    [told] = [
+        m
+        for m in await _told(db, "provider_calendar_conflict")
+        if m.appointment_id == request.booking_id
+    ]
+    assert "The booking still stands" in told.body_text
+    async with db.session() as session:
+        kept = await session.get(Appointment, request.booking_id)
+    assert kept is not None and kept.status == "confirmed"

@@ -88,6 +88,9 @@ def upgrade() -> None:
             ["id"],
             ondelete="CASCADE",
         )
+    # A notice about a provider's calendars may concern no booking.
+    with op.batch_alter_table("notifications") as notifications:
+        notifications.alter_column("appointment_id", existing_type=sa.Uuid(), nullable=True)
     op.create_index(
         "ix_external_busy_blocks_connection",
         "external_busy_blocks",
@@ -96,6 +99,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM notifications WHERE appointment_id IS NULL")
+    with op.batch_alter_table("notifications") as notifications:
+        notifications.alter_column("appointment_id", existing_type=sa.Uuid(), nullable=False)
     op.drop_index("ix_external_busy_blocks_connection", table_name="external_busy_blocks")
     with op.batch_alter_table("external_busy_blocks") as blocks:
         blocks.drop_constraint("fk_external_busy_blocks_connection", type_="foreignkey")
