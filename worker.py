@@ -37,7 +37,7 @@ def build_worker(
     booking_calendars = BookingCalendars(db, accounts, settings.public_base_url)
     activities = BookingActivities(db, payments, teller, calendars=booking_calendars)
     reconcile = ReconcileActivities(db, client, payments)
-    calendars = CalendarSyncActivities(db, accounts.open)
+    calendars = CalendarSyncActivities(db, accounts.open, teller=teller)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
