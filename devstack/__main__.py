@@ -17,10 +17,13 @@ from db.engine import Database
 from db.migrate import upgrade_to_head
 from devstack import processes
 from devstack.banner import banner, first_free_start
+from devstack.radicale import radicale
 
 ROOT = processes.ROOT
 DATA = ROOT / ".data"
-TEMPORAL_PORT, UI_PORT, API_PORT = 7233, 8233, 8000
+TEMPORAL_PORT, UI_PORT, API_PORT, CALDAV_PORT = 7233, 8233, 8000, 5232
+# The demo provider's own calendar server, to connect as a CalDAV account (development only).
+CALDAV_PASSWORD = "demo-app-password"
 
 
 def _port_taken(port: int) -> bool:
@@ -39,8 +42,19 @@ async def _prepare() -> datetime:
         await db.dispose()
 
 
+def _demo_calendar(url: str) -> None:
+    """The demo provider's calendar on the local CalDAV server, made once."""
+    import caldav
+
+    with caldav.DAVClient(url, username=seed.PROVIDER_EMAIL, password=CALDAV_PASSWORD) as client:
+        principal = client.principal()  # type: ignore[no-untyped-call]
+        if not principal.calendars():
+            principal.make_calendar(name="Practice")
+
+
 def main() -> int:
-    taken = [port for port in (TEMPORAL_PORT, UI_PORT, API_PORT) if _port_taken(port)]
+    ports = (TEMPORAL_PORT, UI_PORT, API_PORT, CALDAV_PORT)
+    taken = [port for port in ports if _port_taken(port)]
     if taken:
         print(f"ports {taken} are in use: is another `make dev` running? Stop it first.")
         return 1
@@ -70,12 +84,21 @@ def main() -> int:
         stack[0].start()
         print("starting the Temporal dev server (log: .data/logs/temporal.log) ...")
         processes.wait_for_port(TEMPORAL_PORT, stack[0], timeout=60)
+        caldav = radicale(
+            DATA / "radicale",
+            CALDAV_PORT,
+            {seed.PROVIDER_EMAIL: CALDAV_PASSWORD},
+            DATA / "logs" / "radicale.log",
+        ).start()
+        stack.append(caldav)
+        processes.wait_for_port(CALDAV_PORT, caldav, timeout=30)
+        _demo_calendar(f"http://127.0.0.1:{CALDAV_PORT}/")
         worker = processes.worker(env).start()
         stack.append(worker)
         api = processes.api(API_PORT, env).start()
         stack.append(api)
         processes.wait_until_ready(f"http://127.0.0.1:{API_PORT}", api, timeout=60)
-        print(banner(API_PORT, UI_PORT, example_start))
+        print(banner(API_PORT, UI_PORT, example_start, CALDAV_PORT, CALDAV_PASSWORD))
         while not stopping:
             dead = [p.name for p in stack if not p.running]
             if dead:

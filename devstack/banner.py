@@ -22,7 +22,9 @@ async def first_free_start(db: Database, after: datetime) -> datetime:
     raise LookupError("no free demo slot in the next eight weeks")
 
 
-def banner(api_port: int, ui_port: int, example_start: datetime) -> str:
+def banner(
+    api_port: int, ui_port: int, example_start: datetime, caldav_port: int, caldav_password: str
+) -> str:
     api = f"http://localhost:{api_port}"
     return f"""
   The booking stack is up.
@@ -41,6 +43,15 @@ def banner(api_port: int, ui_port: int, example_start: datetime) -> str:
     # pay through the sandbox checkout (it signs the event and delivers it as the webhook does)
     curl -s -X POST {api}/sandbox/payments/$(python3 -c 'import json; print(json.load(open("booking.json"))["payment"]["intent_id"])')/succeed -H "Authorization: Bearer $TOKEN"
     curl -s {api}/appointments/$(python3 -c 'import json; print(json.load(open("booking.json"))["id"])') -H "Authorization: Bearer $TOKEN"
+
+  Connect the demo provider's calendar (a local CalDAV server) so bookings appear in it and
+  its meetings block slots:
+
+    PTOKEN=$(curl -s {api}/auth/login -d username={seed.PROVIDER_EMAIL} \\
+        -d password={seed.PROVIDER_PASSWORD} | python3 -c 'import sys,json; print(json.load(sys.stdin)["access_token"])')
+    curl -s {api}/calendar/connections/caldav -H "Authorization: Bearer $PTOKEN" \\
+        -H 'Content-Type: application/json' \\
+        -d '{{"url": "http://127.0.0.1:{caldav_port}/", "username": "{seed.PROVIDER_EMAIL}", "password": "{caldav_password}"}}'
 
   Press Ctrl-C to stop everything.
 """

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ import httpx
 import pytest
 
 from devstack.processes import ManagedProcess, free_port, wait_for_port
+from devstack.radicale import radicale
 
 # An e-mail address, as iCloud's and Fastmail's logins are: declined invitations name it.
 USERNAME = "ann@example.com"
@@ -27,42 +27,11 @@ class Radicale:
     log: Path
 
 
-def radicale_config(root: Path, port: int) -> str:
-    """Plain-text htpasswd (no bcrypt needed), per-user rights, no wait after a wrong password."""
-    users = root / "users"
-    users.write_text(f"{USERNAME}:{PASSWORD}\n{OTHER_USERNAME}:{OTHER_PASSWORD}\n")
-    return f"""\
-[server]
-hosts = 127.0.0.1:{port}
-
-[auth]
-type = htpasswd
-htpasswd_filename = {users}
-htpasswd_encryption = plain
-delay = 0
-
-[rights]
-type = owner_only
-
-[storage]
-filesystem_folder = {root / "collections"}
-
-[web]
-type = none
-
-[logging]
-level = warning
-"""
-
-
 def start_radicale(root: Path, timeout: float = 30) -> tuple[ManagedProcess, Radicale]:
     port = free_port()
-    config = root / "config"
-    config.write_text(radicale_config(root, port))
     log = root / "radicale.log"
-    # --config alone: no /etc/radicale/config nor ~/.config/radicale/config is read.
-    args = [sys.executable, "-m", "radicale", "--config", str(config)]
-    server = ManagedProcess("radicale", args, {"HOME": str(root)}, log).start()
+    users = {USERNAME: PASSWORD, OTHER_USERNAME: OTHER_PASSWORD}
+    server = radicale(root, port, users, log).start()
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_for_port(port, server, timeout)
