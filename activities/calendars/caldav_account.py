@@ -15,40 +15,44 @@ that path or starts with `<path>#`, then stores the resource's current occurrenc
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
-import re
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
-from urllib.parse import quote, unquote, urljoin, urlsplit
+from urllib.parse import unquote, urljoin
 from uuid import UUID
-from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
-import recurring_ical_events  # type: ignore[import-untyped]
 import requests
 from caldav import DAVClient
 from caldav.lib.error import AuthorizationError
-from icalendar import Calendar, Component, Event, Timezone
-from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
-from activities.calendars.port import CalendarRefused, CalendarRetryLater, GrantBroken, event_name
-from activities.notifications.invites import PRODID, _vtimezone
+from activities.calendars.caldav_http import (
+    C,
+    D,
+    Entry,
+    TokenRefused,
+    expect,
+    href_in,
+    multistatus,
+)
+from activities.calendars.caldav_ical import (
+    booking_ics,
+    busy_of_resource,
+    event_url,
+    mailbox,
+    resource_key,
+    zone_name,
+)
+from activities.calendars.port import CalendarRefused, CalendarRetryLater
 from contract.calendars import BusyChanges, BusyEvent, CalendarInfo, EventToWrite, WrittenEvent
-from domain.timezones import parse_zone
 
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_SECONDS = 30
-LOGIN_REFUSED = "the server refused the user name or app password"
 # A server may cut a sync answer short (507) and hand over a token to go on from.
 MAX_SYNC_PAGES = 100
-BOOKING_UID_DOMAIN = "bookings"
-D, C = "{DAV:}", "{urn:ietf:params:xml:ns:caldav}"
 XMLNS = 'xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"'
 WRITE_PRIVILEGES = frozenset({f"{D}all", f"{D}write", f"{D}write-content", f"{D}bind"})
 CALENDAR_PROPS = (
@@ -58,8 +62,6 @@ CALENDAR_PROPS = (
     "c:supported-calendar-component-set",
     "c:calendar-timezone",
 )
-OUR_UID = re.compile(r"booking-([0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12})@", re.IGNORECASE)
-OUR_RESOURCE = re.compile(r"/booking([0-9a-f]{32})\.ics$")
 
 
 class CalDavAccount:
@@ -107,19 +109,19 @@ class CalDavAccount:
     async def put_event(self, calendar_id: str, event: EventToWrite) -> WrittenEvent:
         """PUT `<event_name>.ics` with UID `booking-<uuid>@bookings`: the same resource again
         overwrites it, so a retry never makes a second event."""
-        url = _event_url(calendar_id, event.booking_id)
+        url = event_url(calendar_id, event.booking_id)
         headers = {"Content-Type": "text/calendar; charset=utf-8"}
         ics = booking_ics(event)
         response = await asyncio.to_thread(self._request, "PUT", url, ics, headers)
-        _expect(response, {200, 201, 204}, "writing the booking's event")
+        expect(response, {200, 201, 204}, "writing the booking's event")
         return WrittenEvent(
             calendar_id=calendar_id, event_id=url, etag=response.headers.get("ETag")
         )
 
     async def delete_event(self, calendar_id: str, booking_id: UUID) -> None:
-        url = _event_url(calendar_id, booking_id)
+        url = event_url(calendar_id, booking_id)
         response = await asyncio.to_thread(self._request, "DELETE", url)
-        _expect(response, {200, 204, 404, 410}, "deleting the booking's event")
+        expect(response, {200, 204, 404, 410}, "deleting the booking's event")
 
     async def aclose(self) -> None:
         self._client.close()
@@ -147,20 +149,20 @@ class CalDavAccount:
             raise CalendarRetryLater(f"{method} {url} got no answer")
         return response
 
-    def _propfind(self, url: str, depth: int, *props: str, login: bool = True) -> list[_Entry]:
+    def _propfind(self, url: str, depth: int, *props: str, login: bool = True) -> list[Entry]:
         """The properties of `url` (and its members at depth 1); while logging in, a 403 too
         means the password was refused."""
         names = "".join(f"<{prop}/>" for prop in props)
         body = f"<d:propfind {XMLNS}><d:prop>{names}</d:prop></d:propfind>"
         response = self._request("PROPFIND", url, body, {"Depth": str(depth)})
-        _expect(response, {207}, f"PROPFIND {url}", login=login)
-        return _multistatus(response)[0]
+        expect(response, {207}, f"PROPFIND {url}", login=login)
+        return multistatus(response)[0]
 
     def _discover(self) -> str:
         """The calendar home's URL, from the user's principal."""
         if self._home is None:
             entries = self._propfind(self._url, 0, "d:current-user-principal")
-            principal = _href_in(entries, f"{D}current-user-principal")
+            principal = href_in(entries, f"{D}current-user-principal")
             if principal is None:
                 raise CalendarRefused(
                     f"{self._url} names no user principal: is it the CalDAV address your "
@@ -168,7 +170,7 @@ class CalDavAccount:
                 )
             self._principal = urljoin(self._url, principal)
             entries = self._propfind(self._principal, 0, "c:calendar-home-set")
-            home = _href_in(entries, f"{C}calendar-home-set")
+            home = href_in(entries, f"{C}calendar-home-set")
             if home is None:
                 raise CalendarRefused("the CalDAV server names no calendar home for this user")
             self._home = urljoin(self._principal, home)
@@ -201,7 +203,7 @@ class CalDavAccount:
     ) -> BusyChanges:
         try:
             token, found = self._changed_resources(calendar_id, state)
-        except _TokenRefused:
+        except TokenRefused:
             state = None
             token, found = self._changed_resources(calendar_id, None)
         busy: dict[str, BusyEvent] = {}
@@ -223,7 +225,7 @@ class CalDavAccount:
         """Each resource changed since `token` (all of them without one) with its text, None
         when deleted; and the collection's new token."""
         found: dict[str, str | None] = {}
-        collection = _resource_key(url)
+        collection = resource_key(url)
         for _ in range(MAX_SYNC_PAGES):
             body = (
                 f"<d:sync-collection {XMLNS}><d:sync-token>{escape(token or '')}</d:sync-token>"
@@ -235,12 +237,12 @@ class CalDavAccount:
             # comes back from the full listing that follows.
             status = response.status_code
             if token is not None and 400 <= status < 500 and status not in (401, 429):
-                raise _TokenRefused
-            _expect(response, {207}, "reading the calendar's changes")
-            entries, token = _multistatus(response)
+                raise TokenRefused
+            expect(response, {207}, "reading the calendar's changes")
+            entries, token = multistatus(response)
             cut_short = any(entry.status == 507 for entry in entries)
             for entry in entries:
-                key = _resource_key(entry.href)
+                key = resource_key(entry.href)
                 if key != collection and entry.status != 507:
                     deleted = entry.status in (404, 410)
                     found[key] = None if deleted else entry.text(f"{C}calendar-data") or ""
@@ -255,9 +257,9 @@ class CalDavAccount:
         hrefs = "".join(f"<d:href>{escape(key)}</d:href>" for key in keys)
         body = f"<c:calendar-multiget {XMLNS}><d:prop><c:calendar-data/></d:prop>{hrefs}"
         response = self._request("REPORT", url, body + "</c:calendar-multiget>", {"Depth": "1"})
-        _expect(response, {207}, "reading the calendar's events")
-        entries = _multistatus(response)[0]
-        return {_resource_key(e.href): e.text(f"{C}calendar-data") or None for e in entries}
+        expect(response, {207}, "reading the calendar's events")
+        entries = multistatus(response)[0]
+        return {resource_key(e.href): e.text(f"{C}calendar-data") or None for e in entries}
 
     def _calendar_zone(self, calendar_id: str) -> tzinfo | None:
         """The calendar's calendar-timezone, asked once and only when an event needs it."""
@@ -279,7 +281,7 @@ class CalDavAccount:
             prop = entries[0].props.get(f"{C}calendar-user-address-set") if entries else None
             hrefs = [] if prop is None else [unquote(h.text or "") for h in prop.iter(f"{D}href")]
             self._addresses = frozenset(
-                _mailbox(href) for href in hrefs if href.strip().lower().startswith("mailto:")
+                mailbox(href) for href in hrefs if href.strip().lower().startswith("mailto:")
             )
         return address in self._addresses
 
@@ -296,253 +298,3 @@ async def connect_caldav(
     except BaseException:
         await account.aclose()
         raise
-
-
-class _TokenRefused(Exception):
-    """The server no longer knows the sync token: list everything."""
-
-
-@dataclass(frozen=True)
-class _Entry:
-    """One `response` of a multistatus: its href, its status, its found (200) properties."""
-
-    href: str
-    status: int
-    props: dict[str, ElementTree.Element]
-
-    def text(self, tag: str) -> str | None:
-        prop = self.props.get(tag)
-        return None if prop is None else prop.text or ""
-
-    def components(self) -> set[str] | None:
-        prop = self.props.get(f"{C}supported-calendar-component-set")
-        names = {c.get("name", "").upper() for c in prop.iter(f"{C}comp")} if prop else set()
-        return names or None
-
-
-def _multistatus(response: requests.Response) -> tuple[list[_Entry], str | None]:
-    """The entries of a 207 answer, and its sync-token if it has one."""
-    try:
-        root = ElementTree.fromstring(response.content)
-    except ElementTree.ParseError as err:
-        raise CalendarRefused(f"the CalDAV server's answer is not XML: {err}") from err
-    if root.tag != f"{D}multistatus":
-        raise CalendarRefused(f"the CalDAV server answered {root.tag}, not a multistatus")
-    entries = []
-    for item in root.iterfind(f"{D}response"):
-        props = {
-            prop.tag: prop
-            for propstat in item.iterfind(f"{D}propstat")
-            if _status(propstat.findtext(f"{D}status")) == 200
-            for prop in propstat.iterfind(f"{D}prop/*")
-        }
-        href = (item.findtext(f"{D}href") or "").strip()
-        entries.append(_Entry(href, _status(item.findtext(f"{D}status")), props))
-    return entries, root.findtext(f"{D}sync-token")
-
-
-def _status(line: str | None) -> int:
-    """`HTTP/1.1 404 Not Found` → 404; no status line means 200."""
-    try:
-        return int((line or "").split()[1])
-    except (IndexError, ValueError):
-        return 200
-
-
-def _href_in(entries: list[_Entry], tag: str) -> str | None:
-    for entry in entries:
-        prop = entry.props.get(tag)
-        href = prop.findtext(f"{D}href") if prop is not None else None
-        if href and href.strip():
-            return href.strip()
-    return None
-
-
-def _expect(response: requests.Response, ok: set[int], what: str, *, login: bool = False) -> None:
-    """Raise the port's error for an answer not in `ok`: 401 (or 403 while logging in) breaks
-    the grant; 429 and 5xx but 501 retry; any other answer is refused."""
-    status = response.status_code
-    if status in ok:
-        return
-    said = f"{what}: the CalDAV server answered {status} {response.reason or ''}".rstrip()
-    if status == 401 or (login and status == 403):
-        raise GrantBroken(LOGIN_REFUSED)
-    if status == 429 or (500 <= status < 600 and status != 501):
-        raise CalendarRetryLater(said, _retry_after(response.headers.get("Retry-After")))
-    precondition = _precondition(response)
-    said += f" ({precondition})" if precondition else ""
-    hint = "; is it the CalDAV address your provider documents?" if login else ""
-    raise CalendarRefused(said + hint)
-
-
-def _precondition(response: requests.Response) -> str | None:
-    """The DAV:error the server named (e.g. no-uid-conflict), if it named one."""
-    try:
-        root = ElementTree.fromstring(response.content)
-    except ElementTree.ParseError:
-        return None
-    return root[0].tag.rpartition("}")[2] if root.tag == f"{D}error" and len(root) else None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After's seconds, or the wait until its HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when.replace(tzinfo=when.tzinfo or UTC) - datetime.now(UTC)).total_seconds())
-
-
-def _resource_key(href: str) -> str:
-    """A resource's path, encoded one way whatever the server's href looked like."""
-    return quote(unquote(urlsplit(href).path))
-
-
-def _event_url(calendar_id: str, booking_id: UUID) -> str:
-    collection = calendar_id if calendar_id.endswith("/") else calendar_id + "/"
-    return urljoin(collection, f"{event_name(booking_id)}.ics")
-
-
-def _mailbox(address: str) -> str:
-    """`mailto:Ann@Example.com` → `ann@example.com`."""
-    address = address.strip().lower()
-    return address.removeprefix("mailto:")
-
-
-def booking_ics(event: EventToWrite) -> str:
-    """The booking as one VEVENT in the provider's zone, its VTIMEZONE ahead of it."""
-    zone = parse_zone(event.timezone)
-    start, end = event.start.astimezone(zone), event.end.astimezone(zone)
-    vevent = Event.new(
-        uid=f"booking-{event.booking_id}@{BOOKING_UID_DOMAIN}",
-        start=start,
-        end=end,
-        summary=event.summary,
-        description=event.description,
-    )
-    calendar = Calendar.new(prodid=PRODID, subcomponents=[vevent])
-    for tzid in sorted(calendar.get_missing_tzids()):
-        calendar.subcomponents.insert(0, Timezone.from_ical(_vtimezone(tzid, start.year, end.year)))
-    text: str = calendar.to_ical().decode()
-    return text
-
-
-def busy_of_resource(
-    key: str,
-    ics: str,
-    start: datetime,
-    end: datetime,
-    calendar_zone: Callable[[], tzinfo | None],
-    is_own: Callable[[str], bool],
-) -> list[BusyEvent]:
-    """The occurrences of one calendar resource between `start` and `end` that block time."""
-    if not ics:
-        return []
-    try:
-        calendar = Calendar.from_ical(ics)
-        window = start.astimezone(UTC), end.astimezone(UTC)  # one tzinfo for both, as it asks
-        occurrences = recurring_ical_events.of(calendar, skip_bad_series=True).between(*window)
-    except ValueError as err:
-        log.warning("calendar resource %s is not iCalendar we can read: %s", key, err)
-        return []
-    booking_id = _booking_of(key, calendar)
-    zones: list[tzinfo] = []
-
-    def local() -> tzinfo:
-        if not zones:
-            zones.append(calendar_zone() or _resource_zone(calendar) or UTC)
-        return zones[0]
-
-    busy = []
-    for occurrence in occurrences:
-        if not _blocks(occurrence, is_own):
-            continue
-        begins, ends = _instant(occurrence.start, local), _instant(occurrence.end, local)
-        recurrence = occurrence.get("RECURRENCE-ID")
-        which = _occurrence_id(recurrence.dt if recurrence is not None else occurrence.start)
-        if ends > begins:
-            busy.append(
-                BusyEvent(
-                    external_id=f"{key}#{which}", start=begins, end=ends, booking_id=booking_id
-                )
-            )
-    return busy
-
-
-def _blocks(occurrence: Component, is_own: Callable[[str], bool]) -> bool:
-    """Not free (TRANSP:TRANSPARENT), not cancelled, not declined by the account's owner."""
-    if str(occurrence.get("TRANSP", "")).upper() == "TRANSPARENT":
-        return False
-    if str(occurrence.get("STATUS", "")).upper() == "CANCELLED":
-        return False
-    attendees = occurrence.get("ATTENDEE", [])
-    for attendee in attendees if isinstance(attendees, list) else [attendees]:
-        declined = str(attendee.params.get("PARTSTAT", "")).upper() == "DECLINED"
-        if declined and is_own(_mailbox(str(attendee))):
-            return False
-    return True
-
-
-def _instant(value: date | datetime, local: Callable[[], tzinfo]) -> datetime:
-    """A DATE is its day's start, a floating time a wall time, both in the `local` zone."""
-    if not isinstance(value, datetime):
-        value = datetime.combine(value, time(), local())
-    elif value.tzinfo is None:
-        value = value.replace(tzinfo=local())
-    return value.astimezone(UTC)
-
-
-def _occurrence_id(value: date | datetime) -> str:
-    if not isinstance(value, datetime):
-        return value.strftime("%Y%m%d")
-    if value.tzinfo is None:
-        return value.strftime("%Y%m%dT%H%M%S")
-    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _booking_of(key: str, calendar: Calendar) -> UUID | None:
-    """Ours: written by put_event (its resource name) or an invite's UID `booking-<uuid>@…`."""
-    if named := OUR_RESOURCE.search(unquote(key)):
-        return UUID(hex=named.group(1))
-    for vevent in calendar.walk("VEVENT"):
-        if uid := OUR_UID.match(str(vevent.get("UID", ""))):
-            return UUID(uid.group(1))
-    return None
-
-
-def _resource_zone(calendar: Calendar) -> tzinfo | None:
-    """The zone a resource names for itself: X-WR-TIMEZONE, else its VTIMEZONE."""
-    tzids = [str(calendar.get("X-WR-TIMEZONE", ""))]
-    tzids += [str(vtimezone.get("TZID", "")) for vtimezone in calendar.walk("VTIMEZONE")]
-    name = next(filter(None, map(_iana, tzids)), None)
-    return ZoneInfo(name) if name else None
-
-
-def zone_name(calendar_timezone: str | None) -> str | None:
-    """The IANA name of a calendar-timezone property (a VCALENDAR holding a VTIMEZONE)."""
-    if not calendar_timezone:
-        return None
-    try:
-        vtimezones = Calendar.from_ical(calendar_timezone).walk("VTIMEZONE")
-    except ValueError:
-        return None
-    return next(filter(None, (_iana(str(v.get("TZID", ""))) for v in vtimezones)), None)
-
-
-def _iana(tzid: str) -> str | None:
-    """An IANA name from a TZID: itself, a Windows name, or one behind a prefix
-    (`/mozilla.org/20050126_1/Europe/Berlin`)."""
-    tzid = WINDOWS_TO_OLSON.get(tzid.strip(), tzid.strip())
-    parts = tzid.split("/")
-    for first in range(len(parts)):
-        try:
-            return parse_zone("/".join(parts[first:])).key
-        except ValueError:
-            continue
-    return None

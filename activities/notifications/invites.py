@@ -46,14 +46,14 @@ def invite(
     text: str = calendar.to_ical().decode()
     # The VTIMEZONE goes before the event that names its TZID, as add_missing_timezones puts it.
     zones = "".join(
-        _vtimezone(tzid, start.year, end.year) for tzid in sorted(calendar.get_missing_tzids())
+        vtimezone(tzid, start.year, end.year) for tzid in sorted(calendar.get_missing_tzids())
     )
     before, event_begins, rest = text.partition("BEGIN:VEVENT\r\n")
     return before + zones + event_begins + rest
 
 
 @lru_cache(maxsize=256)
-def _vtimezone(tzid: str, first_year: int, last_year: int) -> str:
+def vtimezone(tzid: str, first_year: int, last_year: int) -> str:
     """The zone's VTIMEZONE with its rules from the start's year to the end of the next: small,
     and it covers the event. Cached: icalendar walks the zone's offsets to build it, which
     takes 20 ms for a zone without daylight saving time (it walks to the year 9999)."""

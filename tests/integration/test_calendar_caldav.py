@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 import caldav
 import pytest
 
-from activities.calendars.caldav_account import LOGIN_REFUSED, CalDavAccount, connect_caldav
+from activities.calendars.caldav_account import CalDavAccount, connect_caldav
+from activities.calendars.caldav_http import LOGIN_REFUSED
 from activities.calendars.port import CalendarRefused, CalendarRetryLater, GrantBroken, event_name
 from contract.calendars import BusyChanges, BusyEvent, EventToWrite
 from tests.integration.caldav_events import (
