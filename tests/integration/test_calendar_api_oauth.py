@@ -17,12 +17,16 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.booking import BookingActivities
+from activities.calendar_events import BookingCalendars
 from activities.calendar_sync import CalendarSyncActivities
 from activities.calendars.accounts import CalendarAccounts
+from activities.calendars.port import event_name
+from activities.payments.sandbox import SandboxPaymentGateway
 from api.main import create_app
 from config import Settings
 from db.engine import Database
-from tests.integration.api_helpers import assert_error, provider_with_service
+from tests.integration.api_helpers import assert_error, book, provider_with_service, sign_up
 from tests.integration.calendar_peers import (
     GooglePeer,
     LoopbackTls,
@@ -33,6 +37,7 @@ from tests.integration.calendar_peers import (
     make_loopback_tls,
 )
 from tests.workflows.helpers import eventually
+from workflows.booking import BookingWorkflow
 from workflows.calendar_sync import CalendarSyncWorkflow
 
 PUBLIC = "https://bookings.example.com"
@@ -97,11 +102,16 @@ async def api(
     )
     configured = Settings.model_validate(configured.model_dump())  # SecretStr from the strings
     accounts = CalendarAccounts.from_settings(configured, db)
+    payments = SandboxPaymentGateway(db, settings.payment_webhook_secret.get_secret_value())
+    mirror = BookingCalendars(db, accounts, PUBLIC)
     async with Worker(
         time_skipping_env.client,
         task_queue=task_queue,
-        workflows=[CalendarSyncWorkflow],
-        activities=CalendarSyncActivities(db, accounts.open).all(),
+        workflows=[CalendarSyncWorkflow, BookingWorkflow],
+        activities=[
+            *CalendarSyncActivities(db, accounts.open).all(),
+            *BookingActivities(db, payments, calendars=mirror).all(),
+        ],
     ):
         app = create_app(configured)
         async with app.router.lifespan_context(app):
@@ -208,3 +218,43 @@ async def test_an_unconfigured_vendor_and_an_unknown_state_are_refused(
     assert_error(forged, 400, "invalid_authorization_state")
     unknown = await api.post("/calendar/connections/yahoo", headers=provider)
     assert unknown.status_code == 422, unknown.text
+
+
+async def test_a_booking_is_written_to_google_and_outlook_and_removed_on_cancel(
+    api: httpx.AsyncClient, vendors: Vendors
+) -> None:
+    provider, _, service_id = await provider_with_service(api, timezone=ZONE)
+    await _connect(api, vendors, "google", provider)
+    await _connect(api, vendors, "microsoft", provider)
+    day = datetime.now(ZoneInfo(ZONE)).date() + timedelta(days=7)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    ten = datetime.combine(day, time(10), ZoneInfo(ZONE))
+    customer = await sign_up(api)
+    booking = await book(api, customer, service_id, ten)
+    paid = await api.post(
+        f"/sandbox/payments/{booking['payment']['intent_id']}/succeed", headers=customer
+    )
+    assert paid.status_code == 200, paid.text
+    ours = event_name(uuid.UUID(booking["id"]))
+    google_events = vendors.google.calendars[ANN].events
+    outlook_events = vendors.microsoft.calendars[OUTLOOK].events
+
+    async def written() -> tuple[bool, bool]:
+        in_outlook = any(e.get("transactionId") == ours for e in outlook_events.values())
+        return ours in google_events, in_outlook
+
+    both = await eventually(written, lambda found: all(found), within=30)
+    assert both == (True, True), (list(google_events), list(outlook_events.values()))
+    assert google_events[ours]["start"]["dateTime"].startswith(ten.strftime("%Y-%m-%dT"))
+
+    cancelled = await api.put(f"/appointments/{booking['id']}/cancel", json={}, headers=customer)
+    assert cancelled.status_code in (200, 202), cancelled.text
+
+    async def removed() -> tuple[bool, bool]:
+        in_google = google_events.get(ours, {}).get("status", "cancelled") != "cancelled"
+        in_outlook = any(e.get("transactionId") == ours for e in outlook_events.values())
+        return in_google, in_outlook
+
+    gone = await eventually(removed, lambda found: not any(found), within=30)
+    assert gone == (False, False), gone
