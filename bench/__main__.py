@@ -5,11 +5,14 @@ python -m bench --db postgres   on a new database of the server DATABASE_URL nam
 python -m bench --quick         small counts, about a minute: checks the harness works
 python -m bench --profile       py-spy on the API and the worker during the hot paths
 python -m bench --only punctuality   the reminder punctuality scenario alone
+python -m bench --only availability  the 90-day availability scenario alone
+python -m bench --only calendars     the calendar sync's request counts alone (no stack)
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,8 +56,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("punctuality",),
-        help="run this scenario alone (after the seeding and the warm-up)",
+        choices=("availability", "calendars", "punctuality"),
+        help="run this scenario alone (after the seeding and the warm-up; calendars needs neither)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the logs and the database")
     return parser.parse_args(argv)
@@ -66,24 +69,31 @@ def main(argv: list[str] | None = None) -> int:
     plan = QUICK if args.quick else FULL
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     extra_env = dict(item.split("=", 1) for item in args.set)
+    name = f"{stamp}-{args.db}-{plan.name}.json"
     try:
-        with running_stack(args.db, extra_env=extra_env, keep=args.keep) as stack:
-            if args.profile:
-                from bench.profiling import profile
+        if args.only == "calendars":
+            from bench.run import run_calendar_sync
 
-                outdir = RESULTS / f"profile-{stamp}-{args.db}"
-                outdir.mkdir(parents=True, exist_ok=True)
-                work = profile(stack, plan, outdir, poll_interval=args.poll_ms / 1000)
-                print(run_interruptible(stack, work))
-                return 0
-            from bench.run import run
+            name = f"{stamp}-calendars-{plan.name}.json"
+            results = asyncio.run(run_calendar_sync(plan))
+        else:
+            with running_stack(args.db, extra_env=extra_env, keep=args.keep) as stack:
+                if args.profile:
+                    from bench.profiling import profile
 
-            measuring = run(stack, plan, poll_interval=args.poll_ms / 1000, only=args.only)
-            results = run_interruptible(stack, measuring)
+                    outdir = RESULTS / f"profile-{stamp}-{args.db}"
+                    outdir.mkdir(parents=True, exist_ok=True)
+                    work = profile(stack, plan, outdir, poll_interval=args.poll_ms / 1000)
+                    print(run_interruptible(stack, work))
+                    return 0
+                from bench.run import run
+
+                measuring = run(stack, plan, poll_interval=args.poll_ms / 1000, only=args.only)
+                results = run_interruptible(stack, measuring)
     except (KeyboardInterrupt, Interrupted):
         print("bench: interrupted; every process it started is stopped", file=sys.stderr)
         return 130
-    path = args.json or RESULTS / f"{stamp}-{args.db}-{plan.name}.json"
+    path = args.json or RESULTS / name
     report.write_json(results, path)
     print(report.table(results))
     print(f"\nresults written to {path}")
@@ -91,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _broken(results: dict[str, Any]) -> bool:
-    """A race without exactly one winner, a leaked hold, or a reminder never recorded."""
+    """A race without exactly one winner, a leaked hold, a reminder never recorded, or an
+    incremental calendar sync that missed the change."""
     race = results.get("contention")
     if race and (not race["one_winner_every_race"] or any(race["leaked_holds"])):
         print("bench: a race did not have exactly one winner and no leaked hold", file=sys.stderr)
@@ -103,6 +114,11 @@ def _broken(results: dict[str, Any]) -> bool:
             "recorded",
             file=sys.stderr,
         )
+        return True
+    adapters = results.get("calendar_sync", {}).get("adapters", [])
+    missed = [a["adapter"] for a in adapters if not a["saw_change"]]
+    if missed:
+        print(f"bench: an incremental sync missed the change: {', '.join(missed)}", file=sys.stderr)
         return True
     return False
 

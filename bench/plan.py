@@ -28,6 +28,8 @@ class Plan:
     # saga_clients customers, and how long after it every reminder must have been recorded.
     reminder_bookings: int
     reminders_within_s: float
+    # Calendar sync: events in each adapter's calendar, synced in full, then after one change.
+    calendar_events: int
 
 
 FULL = Plan(
@@ -44,6 +46,7 @@ FULL = Plan(
     warmup_rounds=2,
     reminder_bookings=1000,
     reminders_within_s=300.0,
+    calendar_events=10_000,
 )
 
 # One repetition of each: the test suite runs it to see that the harness works, that the race
@@ -63,4 +66,5 @@ QUICK = Plan(
     warmup_rounds=1,
     reminder_bookings=20,
     reminders_within_s=60.0,
+    calendar_events=300,
 )

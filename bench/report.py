@@ -8,6 +8,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from bench import report_sync
+
 TARGET_RATIO = 0.8
 TARGET_BOOKING_P50_MS = 60.0
 TARGET_BOOKING_CLIENTS = 10
@@ -32,8 +34,14 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     if "saga_throughput" in results:
         found += _main_targets(results)
+    if "availability" in results:
+        found.append(_availability_target(results["availability"]))
+    if "contention" in results:
+        found.append(_contention_target(results["contention"]))
     if "punctuality" in results:
         found.append(_punctuality_target(results["punctuality"], results["meta"]["cpu_count"]))
+    if "calendar_sync" in results:
+        found += [report_sync.sync_target(a) for a in results["calendar_sync"]["adapters"]]
     return found
 
 
@@ -79,22 +87,24 @@ def _main_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "at the least"
             )
         found[-1]["bound"] = bound
-    available = results["availability"]
-    if available["available"]:
-        p50 = available["p50"]["median"]
-        found.append(_target("availability p50 < 20 ms", p50, p50 < TARGET_AVAILABILITY_P50_MS))
-    else:
-        found.append(
-            {"target": "availability p50 < 20 ms", "measured": None, "status": "not measured"}
-        )
-    race = results["contention"]
+    return found
+
+
+def _availability_target(available: dict[str, Any]) -> dict[str, Any]:
+    name = "availability p50 < 20 ms"
+    if not available["available"]:
+        return {"target": name, "measured": None, "status": "not measured"}
+    p50 = available["p50"]["median"]
+    return _target(name, p50, p50 < TARGET_AVAILABILITY_P50_MS)
+
+
+def _contention_target(race: dict[str, Any]) -> dict[str, Any]:
     clean = (
         race["one_winner_every_race"]
         and not any(race["leaked_holds"])
         and all(c == race["requests"] - 1 for c in race["conflicts"])
     )
-    found.append(_target("exactly one winner in every race", race["winners"], clean))
-    return found
+    return _target("exactly one winner in every race", race["winners"], clean)
 
 
 def _punctuality_target(section: dict[str, Any], cpus: int) -> dict[str, Any]:
@@ -129,26 +139,40 @@ def _target(name: str, measured: Any, met: bool) -> dict[str, Any]:
 def table(results: dict[str, Any]) -> str:
     meta, plan = results["meta"], results["plan"]
     lines = [
-        f"Booking benchmark: {meta['db_backend']}, {meta['cpu_count']} CPUs, "
+        f"Booking benchmark: {meta['db_backend'] or 'no stack'}, {meta['cpu_count']} CPUs, "
         f"Python {meta['python']}, temporalio {meta['temporalio']}, {plan['name']} mode",
-        f"every figure: min / median / max over {plan['repetitions']} repetitions"
-        if plan["repetitions"] > 1
-        else "one repetition of each figure (quick: checks the harness, not a measurement)",
+        _repetitions(results),
     ]
     if "saga_throughput" in results:
         lines += _main_lines(results)
+    if "availability" in results:
+        lines += ["", *_availability_lines(results["availability"])]
     if "punctuality" in results:
         lines += _punctuality_lines(results["punctuality"])
+    if "calendar_sync" in results:
+        lines += report_sync.sync_lines(results["calendar_sync"])
     lines += ["", "Targets"]
+    width = max((len(t["target"]) for t in results["targets"]), default=0) + 2
     for target in results["targets"]:
         measured = target["measured"]
         shown = _num(measured, 2) if isinstance(measured, float) else str(measured)
-        lines.append(f"  {target['target']:<48}{shown:>14}   {target['status']}")
+        lines.append(f"  {target['target']:<{width}}{shown:>14}   {target['status']}")
         if "bound" in target:
             lines.append(f"      bounded by {target['bound']}")
         if "failure" in target:
             lines.append(f"      {target['failure']}")
+        if "note" in target:
+            lines.append(f"      {target['note']}")
     return "\n".join(lines)
+
+
+def _repetitions(results: dict[str, Any]) -> str:
+    plan = results["plan"]
+    if plan["repetitions"] <= 1:
+        return "one repetition of each figure (quick: checks the harness, not a measurement)"
+    if not results.keys() & {"saga_throughput", "availability"}:
+        return "every figure from one run"
+    return f"every figure: min / median / max over {plan['repetitions']} repetitions"
 
 
 def _main_lines(results: dict[str, Any]) -> list[str]:
@@ -197,22 +221,24 @@ def _main_lines(results: dict[str, Any]) -> list[str]:
         f"  winners {race['winners']}   409s {race['conflicts']}   other {race['other']}   "
         f"leaked holds {race['leaked_holds']}",
         f"  p50 {_spread(race['p50'])} ms   p99 {_spread(race['p99'])} ms",
-        "",
     ]
-    available = results["availability"]
-    if available["available"]:
-        lines += [
-            f"Availability, {available['days']} days, {available['appointments']} appointments, "
-            f"{available['busy_blocks']} busy blocks ({available['free_slots']} free slots)",
-            f"  p50 {_spread(available['p50'])} ms   p95 {_spread(available['p95'])} ms   "
-            f"p99 {_spread(available['p99'])} ms   (minimal HTTP/1.1 client)",
-            f"  through httpx, the client's own CPU included: "
-            f"p50 {_spread(available['httpx']['p50'])} ms   "
-            f"p99 {_spread(available['httpx']['p99'])} ms",
-        ]
-    else:
-        lines.append(f"Availability: not measured: {available['reason']}")
     return lines
+
+
+def _availability_lines(available: dict[str, Any]) -> list[str]:
+    if not available["available"]:
+        return [f"Availability: not measured: {available['reason']}"]
+    calendars = len(available.get("calendars", ()))
+    return [
+        f"Availability, {available['days']} days, {available['appointments']} appointments, "
+        f"{available['busy_blocks']} busy blocks from {calendars} calendars "
+        f"({available['free_slots']} free slots)",
+        f"  p50 {_spread(available['p50'])} ms   p95 {_spread(available['p95'])} ms   "
+        f"p99 {_spread(available['p99'])} ms   (minimal HTTP/1.1 client)",
+        f"  through httpx, the client's own CPU included: "
+        f"p50 {_spread(available['httpx']['p50'])} ms   "
+        f"p99 {_spread(available['httpx']['p99'])} ms",
+    ]
 
 
 def _punctuality_lines(section: dict[str, Any]) -> list[str]:

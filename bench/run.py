@@ -15,6 +15,7 @@ import temporalio
 from temporalio.client import Client
 
 from bench import report, scenarios, throughput, whatif
+from bench.calendar_sync import calendar_sync
 from bench.plan import Plan
 from bench.punctuality import punctuality
 from bench.seed import PASSWORD, BenchData, seed
@@ -67,7 +68,7 @@ async def prepare(stack: Stack, db: Database, plan: Plan, http: httpx.AsyncClien
 async def run(
     stack: Stack, plan: Plan, *, poll_interval: float, only: str | None = None
 ) -> dict[str, Any]:
-    """Every scenario in turn, or with `only="punctuality"` that one alone."""
+    """Every scenario in turn, or with `only` ("availability", "punctuality") that one alone."""
     db = Database.from_settings(stack.settings)
     temporal = await connect(stack.settings)
     watched = pids(stack)
@@ -80,28 +81,47 @@ async def run(
             await throughput.warm_up(throughput.http_saga(http, data, poll_interval), 5, rounds)
             await throughput.warm_up(throughput.noop_saga(temporal), 5, rounds)
 
+            if only in (None, "availability"):
+                progress(
+                    f"availability ({plan.repetitions} x {plan.availability_requests} requests)"
+                )
+                results["availability"] = await scenarios.availability(
+                    http, data, requests=plan.availability_requests, repetitions=plan.repetitions
+                )
             if only is None:
                 await _measure(
                     stack, plan, http, db, temporal, data, watched, poll_interval, results
                 )
-            progress(
-                f"reminder punctuality ({plan.reminder_bookings} bookings, reminders due at once)"
-            )
-            stack.check_alive()
-            results["punctuality"] = await punctuality(
-                http,
-                temporal,
-                db,
-                data,
-                watched,
-                bookings=plan.reminder_bookings,
-                clients=plan.saga_clients,
-                within_s=plan.reminders_within_s,
-                poll_interval=poll_interval,
-                say=progress,
-            )
+            if only in (None, "punctuality"):
+                progress(
+                    f"reminder punctuality ({plan.reminder_bookings} bookings, reminders due at "
+                    "once)"
+                )
+                stack.check_alive()
+                results["punctuality"] = await punctuality(
+                    http,
+                    temporal,
+                    db,
+                    data,
+                    watched,
+                    bookings=plan.reminder_bookings,
+                    clients=plan.saga_clients,
+                    within_s=plan.reminders_within_s,
+                    poll_interval=poll_interval,
+                    say=progress,
+                )
     finally:
         await db.dispose()
+    if only is None:
+        results["calendar_sync"] = await calendar_sync(plan.calendar_events, say=progress)
+    results["targets"] = report.targets(results)
+    return results
+
+
+async def run_calendar_sync(plan: Plan) -> dict[str, Any]:
+    """The calendar sync scenario alone: it needs the adapters and their servers, no stack."""
+    results: dict[str, Any] = {"meta": meta(None), "plan": asdict(plan)}
+    results["calendar_sync"] = await calendar_sync(plan.calendar_events, say=progress)
     results["targets"] = report.targets(results)
     return results
 
@@ -117,11 +137,7 @@ async def _measure(
     poll_interval: float,
     results: dict[str, Any],
 ) -> None:
-    """Availability, booking latency, the engine floor, saga throughput and contention."""
-    progress(f"availability ({plan.repetitions} x {plan.availability_requests} requests)")
-    results["availability"] = await scenarios.availability(
-        http, data, requests=plan.availability_requests, repetitions=plan.repetitions
-    )
+    """Booking latency, the engine floor, saga throughput and contention."""
     results["booking_latency"] = []
     for clients, requests in plan.latency_requests.items():
         progress(f"booking latency at {clients} clients ({plan.repetitions} x {requests})")
@@ -187,18 +203,19 @@ async def _measure(
     )
 
 
-def meta(stack: Stack) -> dict[str, Any]:
+def meta(stack: Stack | None) -> dict[str, Any]:
+    """The run's circumstances; without a stack (the calendar sync alone), no database."""
     return {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "db_backend": stack.backend,
+        "db_backend": stack.backend if stack else None,
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "temporalio": temporalio.__version__,
-        "temporal_cli": _output([stack.temporal.args[0], "--version"]),
+        "temporal_cli": _output([stack.temporal.args[0], "--version"]) if stack else "",
         "git_commit": _output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
         "git_dirty": bool(_output(["git", "-C", str(ROOT), "status", "--porcelain"])),
-        "overrides": {k: v for k, v in stack.env.items() if k not in BASE_ENV},
+        "overrides": {k: v for k, v in stack.env.items() if k not in BASE_ENV} if stack else {},
     }
 
 

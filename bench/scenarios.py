@@ -12,16 +12,15 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy import func, select
 
+from bench.availability_calendar import (
+    AVAILABILITY_APPOINTMENTS,
+    AVAILABILITY_BUSY_BLOCKS,
+    CALENDAR_KINDS,
+)
 from bench.procstat import measured
 from bench.rawhttp import KeepAliveGet
 from bench.rawhttp import Response as RawResponse
-from bench.seed import (
-    AVAILABILITY_APPOINTMENTS,
-    AVAILABILITY_BUSY_BLOCKS,
-    BenchData,
-    Customer,
-    Offer,
-)
+from bench.seed import BenchData, Customer, Offer
 from bench.stats import latency_ms, spread
 from db.engine import Database
 from db.models import Appointment
@@ -203,6 +202,7 @@ async def availability(
         "days": (data.availability_to - data.availability_from).days + 1,
         "appointments": AVAILABILITY_APPOINTMENTS,
         "busy_blocks": AVAILABILITY_BUSY_BLOCKS,
+        "calendars": list(CALENDAR_KINDS),
         "from": data.availability_from.isoformat(),
         "to": data.availability_to.isoformat(),
     }

@@ -4,9 +4,9 @@
   service on a 30-minute grid; bookings are spread over them so they never collide.
 - One provider only for the contention races, one fresh slot per race.
 - One availability provider (America/New_York, weekdays 09:00-17:00) with a 15-minute service
-  on a 15-minute grid, 1,000 confirmed appointments and 500 external busy blocks over 90 days.
-  (Those hours give about 2,050 quarter-hour slots in 90 days, so 1,000 appointments leave
-  about half free; 30-minute appointments would not fit.)
+  on a 15-minute grid, 1,000 confirmed appointments and 5,000 busy blocks from three connected
+  calendars over 90 days (bench/availability_calendar.py). Those hours give about 2,050
+  quarter-hour slots in 90 days; 30-minute appointments would not fit.
 - Reminder providers (UTC) for the punctuality scenario, REMINDER_SERVICES services each:
   1-minute appointments on a 1-minute grid, service k reminding REMINDER_FIRST_LEAD + k minutes
   before the start. Booking service k at minute + its lead puts every reminder on `minute`,
@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,19 +23,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import count
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
-
 from api.security import create_access_token
+from bench.availability_calendar import fill_calendar
 from config import Settings
 from db.engine import Database
-from db.models import (
-    Appointment,
-    ExternalBusyBlock,
-    ProviderProfile,
-    Service,
-    User,
-    WorkingHours,
-)
+from db.models import ProviderProfile, Service, User, WorkingHours
 from domain.passwords import hash_password
 from domain.reminders import leads_to_text
 
@@ -48,8 +39,6 @@ SLOTS_PER_DAY = 48
 DAYS_AHEAD = 2
 AVAILABILITY_ZONE = "America/New_York"
 AVAILABILITY_DAYS = 90
-AVAILABILITY_APPOINTMENTS = 1000
-AVAILABILITY_BUSY_BLOCKS = 500
 REMINDER_SERVICES = 25
 REMINDER_FIRST_LEAD = 60
 
@@ -134,7 +123,9 @@ async def seed(
             await session.flush()
     first = datetime.now(ZoneInfo(AVAILABILITY_ZONE)).date() + timedelta(days=DAYS_AHEAD)
     last = first + timedelta(days=AVAILABILITY_DAYS - 1)
-    await _fill_calendar(db, calendar, people[0].id, first, last, now)
+    await fill_calendar(
+        db, calendar, people[0].id, first, last, now, price_amount=PRICE, currency=CURRENCY
+    )
     return BenchData(
         booking=SlotPlanner(offers),
         contention=SlotPlanner([race]),
@@ -245,57 +236,3 @@ def _service(
         service.reminder_offsets = leads_to_text(leads)
     rows.append(service)
     return Offer(provider_id, service.id, timezone)
-
-
-async def _fill_calendar(
-    db: Database, offer: Offer, customer_id: uuid.UUID, first: date, last: date, now: datetime
-) -> None:
-    """1,000 confirmed quarter-hours and 500 external busy blocks in working hours."""
-    rng = random.Random(20240601)
-    zone = ZoneInfo(offer.timezone)
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    workdays = [day for day in days if day.weekday() < 5]
-    quarters = [(day, q) for day in workdays for q in range(32)]
-    appointments = []
-    for day, q in rng.sample(quarters, AVAILABILITY_APPOINTMENTS):
-        start = datetime.combine(day, time(9), zone) + timedelta(minutes=15 * q)
-        start, end = start.astimezone(UTC), (start + timedelta(minutes=15)).astimezone(UTC)
-        appointments.append(
-            {
-                "id": uuid.uuid4(),
-                "provider_id": offer.provider_id,
-                "service_id": offer.service_id,
-                "customer_id": customer_id,
-                "start_at": start,
-                "end_at": end,
-                "blocked_start": start,
-                "blocked_end": end,
-                "status": "confirmed",
-                "hold_expires_at": None,
-                "price_amount": PRICE,
-                "currency": CURRENCY,
-                "customer_timezone": None,
-                "cancel_reason": None,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-    blocks = []
-    for i in range(AVAILABILITY_BUSY_BLOCKS):
-        day = rng.choice(workdays)
-        start = datetime.combine(day, time(9), zone) + timedelta(minutes=15 * rng.randrange(30))
-        length = timedelta(minutes=rng.choice((30, 45, 60, 90)))
-        blocks.append(
-            {
-                "id": uuid.uuid4(),
-                "provider_id": offer.provider_id,
-                "source": "google" if i % 2 else "microsoft",
-                "external_id": f"bench-event-{i}",
-                "start_at": start.astimezone(UTC),
-                "end_at": (start + length).astimezone(UTC),
-                "created_at": now,
-            }
-        )
-    async with db.session() as session, session.begin():
-        await session.execute(insert(Appointment), appointments)
-        await session.execute(insert(ExternalBusyBlock), blocks)

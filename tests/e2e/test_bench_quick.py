@@ -1,5 +1,6 @@
 """`python -m bench --quick` works end to end. Its times are never asserted: only its shape,
-that the race for one slot had exactly one winner, and that every reminder was recorded."""
+that the race for one slot had exactly one winner, that every reminder was recorded, and that
+each calendar adapter's incremental sync found the one change."""
 
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ def test_quick_bench_runs_and_the_race_has_one_winner(tmp_path: Path) -> None:
     assert _spread_ok(availability["p50"]) and _spread_ok(availability["p99"])
     assert _spread_ok(availability["httpx"]["p50"])
     assert availability["free_slots"] > 0
+    assert availability["busy_blocks"] == 5000 and len(availability["calendars"]) == 3
 
     reminders = results["punctuality"]
     bookings = results["plan"]["reminder_bookings"]
@@ -69,7 +71,17 @@ def test_quick_bench_runs_and_the_race_has_one_winner(tmp_path: Path) -> None:
     assert all(_is_number(reminders["delay_ms"][q]) for q in ("p50", "p99", "max")), reminders
     assert reminders["trace"]["traced"] == bookings, reminders["trace"]
 
+    calendars = results["calendar_sync"]
+    events = results["plan"]["calendar_events"]
+    assert {a["adapter"] for a in calendars["adapters"]} == {"google", "microsoft", "caldav"}
+    for adapter in calendars["adapters"]:
+        full, incremental = adapter["full"], adapter["incremental"]
+        assert full["full_listing"] and full["busy"] == events, adapter
+        assert full["requests"] >= full["pages"] >= 1, adapter
+        assert adapter["saw_change"] and not incremental["full_listing"], adapter
+        assert incremental["requests"] >= incremental["pages"] >= 1, adapter
+
     statuses = {target["status"] for target in results["targets"]}
     assert statuses <= {"met", "NOT MET", "not measured"}
-    assert len(results["targets"]) == 5
+    assert len(results["targets"]) == 5 + len(calendars["adapters"])
     assert "Targets" in finished.stdout

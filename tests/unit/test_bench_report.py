@@ -105,3 +105,107 @@ def test_a_reminder_never_recorded_is_not_met_whatever_the_delays() -> None:
     found = report.targets({"meta": {"cpu_count": 2}, "punctuality": _punctuality(100.0, 3)})
     assert found[0]["status"] == "NOT MET"
     assert found[0]["failure"] == "3 of 1000 reminders not recorded 300 s after their instant"
+
+
+def test_availability_alone_has_its_target_and_its_lines() -> None:
+    available = {
+        "available": True,
+        "days": 90,
+        "appointments": 1000,
+        "busy_blocks": 5000,
+        "calendars": ["google", "microsoft", "caldav"],
+        "free_slots": 400,
+        "p50": _spread(12.0),
+        "p95": _spread(15.0),
+        "p99": _spread(18.0),
+        "httpx": {"p50": _spread(13.0), "p99": _spread(19.0)},
+    }
+    results = {
+        "meta": _meta(),
+        "plan": {"name": "full", "repetitions": 3},
+        "availability": available,
+    }
+    results["targets"] = report.targets(results)
+    assert [(t["target"], t["status"]) for t in results["targets"]] == [
+        ("availability p50 < 20 ms", "met")
+    ]
+    assert "5000 busy blocks from 3 calendars (400 free slots)" in report.table(results)
+
+
+def _adapter(
+    kind: str, *, pages: int = 1, auth: int = 0, saw_change: bool = True, full: bool = False
+) -> dict[str, Any]:
+    def sync(requests: int, pages: int, busy: int, full_listing: bool) -> dict[str, Any]:
+        return {
+            "requests": requests,
+            "pages": pages,
+            "auth": auth,
+            "busy": busy,
+            "removed": 0,
+            "full_listing": full_listing,
+            "seconds": 0.5,
+        }
+
+    return {
+        "adapter": kind,
+        "events": 10000,
+        "page_size": 250,
+        "auth_is": "the login challenge",
+        "full": sync(40 + auth, 40, 10000, True),
+        "incremental": sync(pages + auth, pages, 1 if saw_change else 0, full),
+        "saw_change": saw_change,
+    }
+
+
+def _synced(*adapters: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "meta": _meta(db_backend=None),
+        "plan": {"name": "full", "repetitions": 3},
+        "calendar_sync": {
+            "events": 10000,
+            "change": "one event moved half an hour later",
+            "adapters": list(adapters),
+        },
+    }
+
+
+def _meta(db_backend: str | None = "sqlite") -> dict[str, Any]:
+    return {"db_backend": db_backend, "cpu_count": 2, "python": "3.11", "temporalio": "1"}
+
+
+def test_an_incremental_sync_in_one_page_is_met_and_an_auth_round_trip_is_said() -> None:
+    found = report.targets(_synced(_adapter("google"), _adapter("caldav", auth=1)))
+    assert [(t["target"], t["measured"], t["status"]) for t in found] == [
+        ("google: incremental sync after one change in one page", 1, "met"),
+        ("caldav: incremental sync after one change in one page", 1, "met"),
+    ]
+    assert "note" not in found[0]
+    assert found[1]["note"] == (
+        "2 requests in all: 1 for pages, 1 for authentication (the login challenge)"
+    )
+
+
+def test_two_pages_a_missed_change_or_a_full_listing_are_not_met() -> None:
+    found = report.targets(
+        _synced(
+            _adapter("google", pages=2),
+            _adapter("microsoft", saw_change=False),
+            _adapter("caldav", full=True),
+        )
+    )
+    assert [t["status"] for t in found] == ["NOT MET"] * 3
+    assert "failure" not in found[0]
+    assert found[1]["failure"] == "the incremental answer did not hold the changed event"
+    assert found[2]["failure"] == "the incremental sync fell back to a full listing"
+
+
+def test_the_calendar_sync_table_has_a_row_per_adapter_and_no_stack() -> None:
+    results = _synced(_adapter("google"), _adapter("caldav", auth=1))
+    results["targets"] = report.targets(results)
+    table = report.table(results)
+    assert table.startswith("Booking benchmark: no stack, 2 CPUs")
+    rows = [line.split() for line in table.splitlines()]
+    google, caldav = (row for row in rows if row[:1] in (["google"], ["caldav"]))
+    # adapter, page size, full: requests pages auth busy s, incremental: the same and removed.
+    assert " ".join(google) == "google 250 40 40 0 10000 0.50 1 1 0 1 0 0.50"
+    assert caldav[2:5] == ["41", "40", "1"] and caldav[7:10] == ["2", "1", "1"]
