@@ -2,7 +2,7 @@
 events, and of the incremental sync after one change made on the vendor's side.
 
 Google and Microsoft run against the project's wire-format peers, imported from the tests on
-purpose (tests/integration/calendar_peers.py: they page, hand out sync tokens and delta links
+purpose (devstack/peers/calendars.py: they page, hand out sync tokens and delta links
 as the vendors document, and record every request); CalDAV runs against a real Radicale
 (bench/calendar_caldav.py). The events all fall in the synced window, so the full listing
 returns every one of them.
@@ -34,7 +34,7 @@ from bench.sync_cost import (
     sync_window,
 )
 from contract.calendars import OAuthTokens
-from tests.integration.calendar_peers import (
+from devstack.peers.calendars import (
     CalendarPeer,
     GooglePeer,
     LoopbackTls,

@@ -15,12 +15,14 @@ from config import get_settings
 from db import seed
 from db.engine import Database
 from db.migrate import upgrade_to_head
-from devstack import processes
+from devstack import calendar_vendors, processes
 from devstack.banner import banner, first_free_start
+from devstack.calendar_vendors import GOOGLE_PORTS, MICROSOFT_PORTS
 from devstack.radicale import radicale
 
 ROOT = processes.ROOT
 DATA = ROOT / ".data"
+PEERS = DATA / "peers"
 TEMPORAL_PORT, UI_PORT, API_PORT, CALDAV_PORT = 7233, 8233, 8000, 5232
 # The demo provider's own calendar server, to connect as a CalDAV account (development only).
 CALDAV_PASSWORD = "demo-app-password"
@@ -53,7 +55,7 @@ def _demo_calendar(url: str) -> None:
 
 
 def main() -> int:
-    ports = (TEMPORAL_PORT, UI_PORT, API_PORT, CALDAV_PORT)
+    ports = (TEMPORAL_PORT, UI_PORT, API_PORT, CALDAV_PORT, *GOOGLE_PORTS, *MICROSOFT_PORTS)
     taken = [port for port in ports if _port_taken(port)]
     if taken:
         print(f"ports {taken} are in use: is another `make dev` running? Stop it first.")
@@ -62,7 +64,12 @@ def main() -> int:
     print("applying migrations and seeding demo data ...")
     example_start = asyncio.run(_prepare())
 
-    env = {"TEMPORAL_ADDRESS": f"127.0.0.1:{TEMPORAL_PORT}"}
+    public = f"http://127.0.0.1:{API_PORT}"
+    env = {
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{TEMPORAL_PORT}",
+        # Google and Microsoft 365 are their local stand-ins (devstack/calendar_vendors.py).
+        **calendar_vendors.settings_env(public, PEERS / "ca.pem"),
+    }
     stack = [
         processes.temporal_dev_server(
             port=TEMPORAL_PORT,
@@ -93,6 +100,15 @@ def main() -> int:
         stack.append(caldav)
         processes.wait_for_port(CALDAV_PORT, caldav, timeout=30)
         _demo_calendar(f"http://127.0.0.1:{CALDAV_PORT}/")
+        vendors = processes.ManagedProcess(
+            "calendar peers",
+            [sys.executable, "-m", "devstack.calendar_vendors", str(PEERS), public],
+            {},
+            DATA / "logs" / "calendar-peers.log",
+        ).start()
+        stack.append(vendors)
+        for port in (*GOOGLE_PORTS, *MICROSOFT_PORTS):
+            processes.wait_for_port(port, vendors, timeout=30)
         worker = processes.worker(env).start()
         stack.append(worker)
         api = processes.api(API_PORT, env).start()

@@ -53,5 +53,12 @@ def banner(
         -H 'Content-Type: application/json' \\
         -d '{{"url": "http://127.0.0.1:{caldav_port}/", "username": "{seed.PROVIDER_EMAIL}", "password": "{caldav_password}"}}'
 
+  Google and Outlook are local stand-ins here: start the sign-in, then let
+  devstack.consent play the browser that consents and lands on our callback:
+
+    URL=$(curl -s -X POST {api}/calendar/connections/google -H "Authorization: Bearer $PTOKEN" \\
+        | python3 -c 'import sys,json; print(json.load(sys.stdin)["authorization_url"])')
+    .venv/bin/python -m devstack.consent "$URL"      # the same with .../connections/microsoft
+
   Press Ctrl-C to stop everything.
 """

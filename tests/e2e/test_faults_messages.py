@@ -16,11 +16,11 @@ from sqlalchemy import select
 from config import Settings
 from db.engine import Database
 from db.models import Notification
+from devstack.peers.notify import TwilioPeer
 from tests.e2e.booking_steps import book, pay, slot, status_becomes
 from tests.e2e.conftest import running_stack
 from tests.factories import make_provider
 from tests.integration.api_helpers import sign_up
-from tests.integration.notify_peers import TwilioPeer
 from tests.workflows.helpers import eventually
 
 pytestmark = pytest.mark.e2e

@@ -1,6 +1,6 @@
 """What the adapter tests share: Settings as the worker reads them, and an email and an SMS.
 
-SendGrid and Twilio are HTTP peers on 127.0.0.1 (tests/integration/notify_peers.py); SMTP is
+SendGrid and Twilio are HTTP peers on 127.0.0.1 (devstack/peers/notify.py); SMTP is
 an aiosmtpd server. The senders are built from Settings, as the worker builds them.
 """
 

@@ -18,10 +18,10 @@ from activities.booking import BookingActivities
 from activities.notifications.teller import teller_from_settings
 from config import Settings
 from db.models import Notification, ProviderProfile, User
+from devstack.peers.notify import REFUSED, Inbox, TwilioPeer, twilio_error
 from devstack.processes import free_port
 from domain.booking_state import BookingStatus
 from tests.factories import future_local, make_customer, make_provider
-from tests.integration.notify_peers import REFUSED, Inbox, TwilioPeer, twilio_error
 from tests.temporal_fixtures import Saga
 from tests.workflows.helpers import booking_input, eventually, start_booking, status_becomes
 from workflows.booking import BookingWorkflow

@@ -26,8 +26,7 @@ from activities.payments.sandbox import SandboxPaymentGateway
 from api.main import create_app
 from config import Settings
 from db.engine import Database
-from tests.integration.api_helpers import assert_error, book, provider_with_service, sign_up
-from tests.integration.calendar_peers import (
+from devstack.peers.calendars import (
     GooglePeer,
     LoopbackTls,
     MicrosoftPeer,
@@ -36,6 +35,7 @@ from tests.integration.calendar_peers import (
     graph_time,
     make_loopback_tls,
 )
+from tests.integration.api_helpers import assert_error, book, provider_with_service, sign_up
 from tests.workflows.helpers import eventually
 from workflows.booking import BookingWorkflow
 from workflows.calendar_sync import CalendarSyncWorkflow

@@ -15,6 +15,7 @@ from activities.calendars.caldav_account import CalDavAccount, connect_caldav
 from activities.calendars.caldav_http import LOGIN_REFUSED
 from activities.calendars.port import CalendarRefused, CalendarRetryLater, GrantBroken, event_name
 from contract.calendars import BusyChanges, BusyEvent, EventToWrite
+from devstack.peers.notify import Answer, Recorded, VendorPeer
 from tests.integration.caldav_events import (
     ACCEPTED,
     ALL_DAY,
@@ -29,7 +30,6 @@ from tests.integration.caldav_events import (
     put,
 )
 from tests.integration.notifier_helpers import closed_port_url
-from tests.integration.notify_peers import Answer, Recorded, VendorPeer
 from tests.integration.radicale_server import (
     OTHER_PASSWORD,
     OTHER_USERNAME,

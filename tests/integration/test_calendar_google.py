@@ -22,14 +22,14 @@ from activities.calendars.port import (
     event_name,
 )
 from contract.calendars import BusyChanges, CalendarInfo, EventToWrite, OAuthTokens
-from tests.integration.calendar_peers import (
+from devstack.peers.calendars import (
     GooglePeer,
     LoopbackTls,
     OAuthGrants,
     google_error,
     make_loopback_tls,
 )
-from tests.integration.notify_peers import Recorded
+from devstack.peers.notify import Recorded
 
 CLIENT_ID = "1234-local.apps.googleusercontent.com"
 CLIENT_SECRET = "local-peer-secret"

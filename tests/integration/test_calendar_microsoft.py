@@ -21,7 +21,7 @@ from activities.calendars.port import (
     event_name,
 )
 from contract.calendars import BusyChanges, CalendarInfo, EventToWrite, OAuthTokens
-from tests.integration.calendar_peers import (
+from devstack.peers.calendars import (
     LoopbackTls,
     MicrosoftPeer,
     OAuthGrants,
@@ -29,7 +29,7 @@ from tests.integration.calendar_peers import (
     graph_time,
     make_loopback_tls,
 )
-from tests.integration.notify_peers import Recorded
+from devstack.peers.notify import Recorded
 
 CLIENT_ID = "00000000-0000-0000-0000-00000000c0de"
 CLIENT_SECRET = "local-peer-secret"

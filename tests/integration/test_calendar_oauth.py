@@ -19,7 +19,7 @@ from activities.calendars.oauth import (
 )
 from activities.calendars.port import CalendarRetryLater, GrantBroken
 from contract.calendars import OAuthTokens
-from tests.integration.calendar_peers import (
+from devstack.peers.calendars import (
     GooglePeer,
     LoopbackTls,
     MicrosoftPeer,
@@ -28,7 +28,7 @@ from tests.integration.calendar_peers import (
     make_loopback_tls,
     pkce_challenge,
 )
-from tests.integration.notify_peers import Answer
+from devstack.peers.notify import Answer
 
 CLIENT_ID = "1234-local.apps.googleusercontent.com"
 CLIENT_SECRET = "local peer+secret"  # characters that must be form-encoded

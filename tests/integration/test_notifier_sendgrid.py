@@ -12,6 +12,7 @@ import pytest
 
 from activities.notifications import email_sender_from_settings
 from activities.notifications.port import EmailSender, PermanentRefusal, RetryLater
+from devstack.peers.notify import SendGridPeer, sendgrid_error
 from tests.integration.notifier_helpers import (
     FROM_EMAIL,
     FROM_NAME,
@@ -21,7 +22,6 @@ from tests.integration.notifier_helpers import (
     message_id_header,
     settings,
 )
-from tests.integration.notify_peers import SendGridPeer, sendgrid_error
 
 SENDGRID_KEY = "SG.local-peer-key"
 

@@ -15,6 +15,7 @@ from aiosmtpd.controller import Controller
 
 from activities.notifications import email_sender_from_settings
 from activities.notifications.port import EmailSender, PermanentRefusal, RetryLater
+from devstack.peers.notify import DEFERRED, REFUSED, Inbox, Login
 from devstack.processes import free_port
 from tests.integration.notifier_helpers import (
     FROM_EMAIL,
@@ -24,7 +25,6 @@ from tests.integration.notifier_helpers import (
     message_id_header,
     settings,
 )
-from tests.integration.notify_peers import DEFERRED, REFUSED, Inbox, Login
 
 SMTP_USER, SMTP_PASSWORD = "bookings", "relay-password"
 # aiosmtpd warns on every connection of a relay that takes AUTH without TLS: ours is loopback.

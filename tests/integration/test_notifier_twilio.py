@@ -13,13 +13,13 @@ import pytest
 from activities.notifications import sms_sender_from_settings
 from activities.notifications.port import PermanentRefusal, RetryLater, SmsSender
 from config import Settings
+from devstack.peers.notify import TwilioPeer, twilio_error
 from tests.integration.notifier_helpers import (
     PUBLIC_BASE_URL,
     an_sms,
     closed_port_url,
     settings,
 )
-from tests.integration.notify_peers import TwilioPeer, twilio_error
 
 TWILIO_SID = f"AC{'0' * 32}"
 TWILIO_TOKEN = "local-peer-token"

@@ -34,7 +34,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 from multidict import CIMultiDict, MultiDict
 
-from tests.integration.notify_peers import Answer, Recorded
+from devstack.peers.notify import Answer, Recorded
 
 
 @dataclass(frozen=True)
@@ -142,14 +142,15 @@ class CalendarPeer:
     def accept(self, request: Recorded) -> Answer | FormPost:
         raise NotImplementedError
 
-    async def start(self) -> None:
+    async def start(self, plain_port: int = 0, secure_port: int = 0) -> None:
+        """Listen on 127.0.0.1 (free ports unless given)."""
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._answer)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        await web.TCPSite(self._runner, "127.0.0.1", plain_port).start()
         secure = self._tls.server_context()
-        await web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=secure).start()
+        await web.TCPSite(self._runner, "127.0.0.1", secure_port, ssl_context=secure).start()
         (_, plain_port, *_), (_, secure_port, *_) = self._runner.addresses
         self.url = f"http://127.0.0.1:{plain_port}"
         self.secure_url = f"https://127.0.0.1:{secure_port}"
@@ -286,8 +287,9 @@ class OAuthGrants:
             "token_type": "Bearer",
         }
         if refresh:
-            answer["refresh_token"] = f"refresh-{uuid.uuid4().hex}"
-            self.refresh_tokens[answer["refresh_token"]] = scope
+            refresh_token = f"refresh-{uuid.uuid4().hex}"
+            answer["refresh_token"] = refresh_token
+            self.refresh_tokens[refresh_token] = scope
         return answer
 
 
