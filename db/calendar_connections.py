@@ -24,6 +24,7 @@ from db.models import (
     Appointment,
     CalendarAuthorization,
     CalendarConnection,
+    CalendarEventLink,
     ExternalBusyBlock,
     Service,
 )
@@ -32,6 +33,7 @@ from domain.booking_state import BookingStatus
 _connections = cast(Table, CalendarConnection.__table__)
 _authorizations = cast(Table, CalendarAuthorization.__table__)
 _blocks = cast(Table, ExternalBusyBlock.__table__)
+_links = cast(Table, CalendarEventLink.__table__)
 _appointments = cast(Table, Appointment.__table__)
 _services = cast(Table, Service.__table__)
 # How far ahead calendars are read when the provider offers nothing further.
@@ -242,11 +244,24 @@ async def apply_busy_changes(
 ) -> int:
     """Store one calendar's sync and its new state, in one transaction; how many blocks the
     calendar has now."""
-    # Ours mirror a booking that blocks its time already; an empty span blocks nothing.
-    theirs = [e for e in changes.busy if e.booking_id is None and e.end > e.start]
     mine = _blocks.c.connection_id == connection.id
     in_calendar = mine & (_blocks.c.calendar_id == calendar_id)
     async with db.serialized_transaction() as conn:
+        # Ours mirror a booking that blocks its time already: known by the booking the vendor
+        # names, or by the event id we wrote (a vendor may not echo our marks in its changes).
+        written = set(
+            await conn.scalars(
+                select(_links.c.event_id).where(_links.c.connection_id == connection.id)
+            )
+        )
+        theirs = [
+            e
+            for e in changes.busy
+            if e.booking_id is None
+            and e.end > e.start  # an empty span blocks nothing
+            and e.external_id not in written
+            and resource_of(e.external_id) not in written
+        ]
         if changes.full:
             await conn.execute(delete(_blocks).where(in_calendar))
         else:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from config import DEV_CALENDAR_SECRET_KEY
 from contract.calendars import BusyChanges, BusyEvent, CalendarKind, ConnectionStatus
 from db import calendar_connections as store
+from db import calendar_events as events
 from db.engine import Database
 from db.holds import hold_slot
 from db.models import ExternalBusyBlock
@@ -196,3 +197,26 @@ def test_secrets_are_sealed_and_old_keys_still_open_them() -> None:
     assert Sealer([new]).open(resealed) == {"refresh_token": "1//secret"}
     with pytest.raises(SealBroken):
         Sealer([new]).open(sealed)
+
+
+async def test_an_event_we_wrote_is_not_counted_even_when_the_vendor_drops_our_mark(
+    db: Database,
+) -> None:
+    """Graph's delta may not echo transactionId: the event id we wrote still names it ours."""
+    provider = await make_provider(db)
+    connection = await _connected(db, provider)
+    start = future_local(provider.timezone, days_ahead=6, at=time(10))
+    request = hold_request(provider, await make_customer(db), start)
+    await hold_slot(db, request, now=datetime.now(UTC))
+    link = events.Link(connection.id, "/cal/", "AAMkOurEvent=", start, start + timedelta(hours=1))
+    await events.written(db, request.booking_id, link, etag=None, now=NOW)
+
+    synced = BusyChanges(
+        busy=[
+            _busy("AAMkOurEvent=", start.astimezone(UTC)),  # ours, unmarked
+            _busy("AAMkTheirs=", start.astimezone(UTC) + timedelta(hours=2)),
+        ],
+        full=True,
+    )
+    assert await store.apply_busy_changes(db, connection, "/cal/", synced, now=NOW) == 1
+    assert [r for r, _ in await _blocks(db, connection.id)] == ["AAMkTheirs="]
