@@ -4,14 +4,17 @@ body and Retry-After)."""
 
 from __future__ import annotations
 
-import email.utils
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from xml.etree import ElementTree
 
 import requests
 
-from activities.calendars.port import CalendarRefused, CalendarRetryLater, GrantBroken
+from activities.calendars.port import (
+    CalendarRefused,
+    CalendarRetryLater,
+    GrantBroken,
+    retry_after_seconds,
+)
 
 LOGIN_REFUSED = "the server refused the user name or app password"
 D, C = "{DAV:}", "{urn:ietf:params:xml:ns:caldav}"
@@ -87,7 +90,7 @@ def expect(response: requests.Response, ok: set[int], what: str, *, login: bool 
     if status == 401 or (login and status == 403):
         raise GrantBroken(LOGIN_REFUSED)
     if status == 429 or (500 <= status < 600 and status != 501):
-        raise CalendarRetryLater(said, _retry_after(response.headers.get("Retry-After")))
+        raise CalendarRetryLater(said, retry_after_seconds(response.headers.get("Retry-After")))
     precondition = _precondition(response)
     said += f" ({precondition})" if precondition else ""
     hint = "; is it the CalDAV address your provider documents?" if login else ""
@@ -101,18 +104,3 @@ def _precondition(response: requests.Response) -> str | None:
     except ElementTree.ParseError:
         return None
     return root[0].tag.rpartition("}")[2] if root.tag == f"{D}error" and len(root) else None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After's seconds, or the wait until its HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when.replace(tzinfo=when.tzinfo or UTC) - datetime.now(UTC)).total_seconds())

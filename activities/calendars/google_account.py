@@ -24,8 +24,14 @@ import httplib2  # type: ignore[import-untyped]
 from googleapiclient.discovery import build  # type: ignore[import-untyped]
 from googleapiclient.errors import HttpError  # type: ignore[import-untyped]
 
-from activities.calendars.oauth import Grant, TokenRefresher, retry_after_seconds
-from activities.calendars.port import CalendarRefused, CalendarRetryLater, GrantBroken, event_name
+from activities.calendars.oauth import Grant, TokenRefresher
+from activities.calendars.port import (
+    CalendarRefused,
+    CalendarRetryLater,
+    GrantBroken,
+    event_name,
+    retry_after_seconds,
+)
 from contract.calendars import (
     BusyChanges,
     BusyEvent,

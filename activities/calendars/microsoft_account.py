@@ -24,8 +24,14 @@ from zoneinfo import ZoneInfo
 import httpx
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
-from activities.calendars.oauth import Grant, TokenRefresher, retry_after_seconds
-from activities.calendars.port import CalendarRefused, CalendarRetryLater, GrantBroken, event_name
+from activities.calendars.oauth import Grant, TokenRefresher
+from activities.calendars.port import (
+    CalendarRefused,
+    CalendarRetryLater,
+    GrantBroken,
+    event_name,
+    retry_after_seconds,
+)
 from contract.calendars import (
     BusyChanges,
     BusyEvent,

@@ -23,7 +23,12 @@ from google.auth.transport.requests import Request
 from google_auth_oauthlib.flow import Flow  # type: ignore[import-untyped]
 from oauthlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
 
-from activities.calendars.port import CalendarRefused, CalendarRetryLater, GrantBroken
+from activities.calendars.port import (
+    CalendarRefused,
+    CalendarRetryLater,
+    GrantBroken,
+    retry_after_seconds,
+)
 from contract.calendars import OAuthTokens
 from domain.timezones import utc_now
 
@@ -360,18 +365,3 @@ def _unless_unavailable(response: requests.Response) -> requests.Response:
             retry_after_seconds(response.headers.get("Retry-After")),
         )
     return response
-
-
-def retry_after_seconds(value: str | None, now: Clock = utc_now) -> float | None:
-    """Retry-After as seconds, from delta-seconds or an HTTP date; None when absent or unread."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = datetime.strptime(value, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-    return max(0.0, (when - now()).total_seconds())

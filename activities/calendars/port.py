@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import email.utils
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -63,3 +65,20 @@ def event_name(booking_id: UUID) -> str:
     """The stable name of a booking's event: Google's event id (base32hex: a-v and digits, 5 to
     1024 characters), the CalDAV resource name and UID stem, Graph's transactionId."""
     return f"booking{booking_id.hex}"
+
+
+def retry_after_seconds(
+    value: str | None, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> float | None:
+    """Retry-After as seconds, from delta-seconds or an HTTP date; None when absent or unread."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when.replace(tzinfo=when.tzinfo or UTC) - now()).total_seconds())
