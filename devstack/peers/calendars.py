@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
-from multidict import CIMultiDict, MultiDict
+from multidict import MultiDict
 
 from devstack.peers.notify import Answer, Recorded
 
@@ -160,13 +160,7 @@ class CalendarPeer:
             await self._runner.cleanup()
 
     async def _answer(self, request: web.Request) -> web.Response:
-        recorded = Recorded(
-            request.method,
-            request.path,
-            CIMultiDict(request.headers),
-            await request.read(),
-            MultiDict(request.query),
-        )
+        recorded = await Recorded.of(request)
         self.requests.append(recorded)
         for part, answers in self._scripts:
             if part in recorded.path and answers:

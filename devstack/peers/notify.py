@@ -38,6 +38,16 @@ class Recorded:
     body: bytes
     query: MultiDict[str] = field(default_factory=MultiDict)
 
+    @classmethod
+    async def of(cls, request: web.Request) -> Recorded:
+        return cls(
+            request.method,
+            request.path,
+            CIMultiDict(request.headers),
+            await request.read(),
+            MultiDict(request.query),
+        )
+
     def json(self) -> Any:
         return json.loads(self.body)
 
@@ -88,13 +98,7 @@ class VendorPeer:
             await self._runner.cleanup()
 
     async def _answer(self, request: web.Request) -> web.Response:
-        recorded = Recorded(
-            request.method,
-            request.path,
-            CIMultiDict(request.headers),
-            await request.read(),
-            MultiDict(request.query),
-        )
+        recorded = await Recorded.of(request)
         self.requests.append(recorded)
         answer = self._script.popleft() if self._script else self.accept(recorded)
         return answer.response()
