@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -23,6 +24,22 @@ TELL_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=10),
 )
+
+
+async def beside(method: Any, argument: object, *, summary: str, what: str) -> None:
+    """One step beside the work that started it (a message, a calendar write): retried for up
+    to TELL_DEADLINE, and never failing its caller."""
+    try:
+        await workflow.execute_activity_method(
+            method,
+            argument,
+            summary=summary,
+            start_to_close_timeout=TELL_TIMEOUT,
+            schedule_to_close_timeout=TELL_DEADLINE,
+            retry_policy=TELL_RETRY,
+        )
+    except ActivityError as err:
+        workflow.logger.warning("%s not done: %s", what, err.cause or err)
 
 
 class Announcer:
@@ -58,17 +75,12 @@ class Announcer:
             await asyncio.gather(*self._tasks)
 
     async def _send(self, tell: Tell) -> None:
-        try:
-            await workflow.execute_activity_method(
-                BookingActivities.tell_people,
-                tell,
-                summary=f"Tell: {tell.kind.replace('_', ' ')}",
-                start_to_close_timeout=TELL_TIMEOUT,
-                schedule_to_close_timeout=TELL_DEADLINE,
-                retry_policy=TELL_RETRY,
-            )
-        except ActivityError as err:
-            workflow.logger.warning("message %s not sent: %s", tell.key, err.cause or err)
+        await beside(
+            BookingActivities.tell_people,
+            tell,
+            summary=f"Tell: {tell.kind.replace('_', ' ')}",
+            what=f"message {tell.key}",
+        )
 
     async def _remind(
         self, leads: list[int], start_of: Callable[[], datetime], over: Callable[[], bool]

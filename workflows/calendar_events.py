@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+
+from workflows.announcements import beside
 
 with workflow.unsafe.imports_passed_through():
     from activities.booking import BookingActivities
     from contract.messages import BookingRef
-    from workflows.announcements import TELL_DEADLINE, TELL_RETRY, TELL_TIMEOUT
 
 
 class CalendarMirror:
@@ -46,14 +46,9 @@ class CalendarMirror:
     async def _after(self, previous: asyncio.Task[None] | None, summary: str) -> None:
         if previous is not None:
             await previous
-        try:
-            await workflow.execute_activity_method(
-                BookingActivities.mirror_booking,
-                self._ref,
-                summary=summary,
-                start_to_close_timeout=TELL_TIMEOUT,
-                schedule_to_close_timeout=TELL_DEADLINE,
-                retry_policy=TELL_RETRY,
-            )
-        except ActivityError as err:
-            workflow.logger.warning("calendar event not written: %s", err.cause or err)
+        await beside(
+            BookingActivities.mirror_booking,
+            self._ref,
+            summary=summary,
+            what="the booking's calendar event",
+        )

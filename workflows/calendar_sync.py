@@ -8,13 +8,13 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+
+from workflows.announcements import beside
 
 with workflow.unsafe.imports_passed_through():
     from activities.calendar_sync import CalendarSyncActivities
     from contract.calendars import ConnectionStatus, SyncReport, SyncRequest
     from contract.notifications import ProviderNotice
-    from workflows.announcements import TELL_DEADLINE, TELL_RETRY, TELL_TIMEOUT
     from workflows.search_attributes import CALENDAR_SYNC_STATUS
 
 SYNC_TIMEOUT = timedelta(minutes=5)
@@ -72,17 +72,12 @@ class CalendarSyncWorkflow:
 
     async def _notify(self, notice: ProviderNotice) -> None:
         """Each notice once (its key); a message never fails the sync."""
-        try:
-            await workflow.execute_activity_method(
-                CalendarSyncActivities.notify_provider,
-                notice,
-                summary=f"Tell the provider: {notice.kind.replace('_', ' ')}",
-                start_to_close_timeout=TELL_TIMEOUT,
-                schedule_to_close_timeout=TELL_DEADLINE,
-                retry_policy=TELL_RETRY,
-            )
-        except ActivityError as err:
-            workflow.logger.warning("notice %s not sent: %s", notice.key, err.cause or err)
+        await beside(
+            CalendarSyncActivities.notify_provider,
+            notice,
+            summary=f"Tell the provider: {notice.kind.replace('_', ' ')}",
+            what=f"notice {notice.key}",
+        )
 
     @workflow.signal
     def sync_now(self) -> None:
