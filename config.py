@@ -99,6 +99,34 @@ class Settings(BaseSettings):
     graph_api_base: str | None = None
     calendar_oauth_ca_bundle: str | None = None
 
+    # --- Abuse limits (issue #13). Limits are `limits` strings: "N/minute", "N per 15 minutes".
+    # memory:// keeps counts in the process (one API replica); redis://host:port/db shares them.
+    rate_limit_storage: str = "memory://"
+    rate_limits_enabled: bool = True
+    rate_limit_login_account: str = "10/minute"
+    rate_limit_login_ip: str = "30/minute"
+    rate_limit_register_ip: str = "10/hour"
+    rate_limit_booking_customer: str = "20/minute"
+    rate_limit_search_ip: str = "120/minute"
+    # Failed logins in a row before each further try waits (1 s, doubling), and before a lock.
+    login_backoff_after: int = Field(default=5, ge=1)
+    login_lock_after: int = Field(default=20, ge=2)
+    login_lock_minutes: int = Field(default=15, gt=0)
+    # Open unpaid holds one customer may have at once (409 too_many_holds beyond).
+    max_open_holds: int = Field(default=3, ge=1)
+    # Request bodies beyond this answer 413 before they are read whole (webhooks included).
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Threads that hash passwords (argon2), so logins never stall the event loop.
+    password_hash_threads: int = Field(default=4, ge=1)
+    # Origins a browser may call the API from (CORS); none by default (same origin only).
+    cors_allow_origins: list[str] = []
+    # /docs, /redoc and /openapi.json; turn off in production if the API is not public.
+    api_docs: bool = True
+
+    # --- Privacy (issue #13): retention of what is no longer needed.
+
+    # --- Telemetry (issue #13).
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, url: str) -> str:

@@ -41,6 +41,11 @@ class User(Base):
     sms_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Failed logins in a row, and when the account may try again (backoff, then a lock).
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    login_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the account's personal data was erased on request; the row stays, pseudonymized.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         CheckConstraint("role IN ('customer', 'provider', 'admin')", name="ck_users_role"),
@@ -387,3 +392,30 @@ __all__ = [
     "User",
     "WorkingHours",
 ]
+
+
+class AuditEntry(Base):
+    """Append-only: who did what to which booking or account (triggers refuse UPDATE, DELETE)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # customer, provider, admin, or system (the worker, a schedule) / anonymous (no sign-in).
+    actor_role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    account_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # JSON; ids and outcomes only, never personal data.
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+    request_id: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_actor", "actor_id", "at"),
+        Index("ix_audit_log_booking", "booking_id", "at"),
+        Index("ix_audit_log_account", "account_id", "at"),
+    )

@@ -1,0 +1,60 @@
+"""The audit log: append-only rows of who did what to which booking or account.
+
+Write an entry with `record(conn, ...)` on the connection of the change itself, so the entry
+commits with the change and vanishes with its rollback. `detail` holds ids and outcomes only,
+never personal data (names, emails, phone numbers, free text).
+"""
+
+from __future__ import annotations
+
+import json
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.models import AuditEntry
+
+# Set by the API for each request (its X-Request-ID), so entries name the request behind them.
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts: a signed-in account, or None with the role `system` or `anonymous`."""
+
+    id: UUID | None
+    role: str
+
+
+SYSTEM = Actor(None, "system")
+ANONYMOUS = Actor(None, "anonymous")
+
+
+async def record(
+    conn: AsyncConnection,
+    actor: Actor,
+    action: str,
+    *,
+    now: datetime,
+    booking_id: UUID | None = None,
+    account_id: UUID | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append one entry inside the caller's transaction."""
+    await conn.execute(
+        insert(AuditEntry).values(
+            at=now,
+            actor_id=actor.id,
+            actor_role=actor.role,
+            action=action,
+            booking_id=booking_id,
+            account_id=account_id,
+            detail=json.dumps(detail or {}, sort_keys=True, default=str),
+            request_id=request_id_var.get(),
+        )
+    )
