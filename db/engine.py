@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -19,8 +20,11 @@ from config import Settings
 
 # Marks a check-then-write transaction: SQLite takes the write lock at BEGIN, not at first write.
 SERIALIZED = "booking_serialized"
+# The SQLite driver's DEBUG lines carry every statement's values: emails, names, password hashes.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
+# hide_parameters: a statement's values (emails, names, phones) stay out of errors and logs.
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         return _sqlite_engine(settings.async_database_url)
@@ -29,12 +33,13 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
+        hide_parameters=True,
     )
 
 
 def _sqlite_engine(url: str) -> AsyncEngine:
     # sqlite3's `timeout` is SQLite's busy timeout: a writer waits for the lock, not fails.
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from config import get_settings
 from db import seed
 from db.engine import Database
 from db.schedule import open_slots
@@ -26,11 +27,14 @@ def banner(
     api_port: int, ui_port: int, example_start: datetime, caldav_port: int, caldav_password: str
 ) -> str:
     api = f"http://localhost:{api_port}"
+    worker_port = get_settings().worker_metrics_port
+    worker_metrics = f"http://localhost:{worker_port}/metrics" if worker_port else "off"
     return f"""
   The booking stack is up.
 
     API          {api}            (interactive docs: {api}/docs)
     Temporal UI  http://localhost:{ui_port}   (filter: BookingStatus="confirmed")
+    Metrics      API {api}/metrics, worker {worker_metrics}
     Demo logins  customer {seed.CUSTOMER_EMAIL} / {seed.CUSTOMER_PASSWORD}
                  provider {seed.PROVIDER_EMAIL} / {seed.PROVIDER_PASSWORD}
 

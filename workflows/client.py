@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -18,7 +18,9 @@ from uuid import UUID
 
 from temporalio.client import (
     Client,
+    Interceptor,
     WithStartWorkflowOperation,
+    WorkflowFailureError,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -26,6 +28,7 @@ from temporalio.client import (
 )
 from temporalio.common import QueryRejectCondition, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from config import Settings
@@ -53,12 +56,22 @@ ACCEPT_WITHIN = timedelta(seconds=5)
 ANSWER_WITHIN = timedelta(seconds=10)
 
 
-async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+async def connect(
+    settings: Settings,
+    *,
+    lazy: bool = False,
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
+) -> Client:
+    """A client with our data converter. The worker passes its metrics Runtime; the API and the
+    worker pass their tracing interceptors, which reach the workers built on the client too."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings),
         lazy=lazy,
+        runtime=runtime,
+        interceptors=interceptors,
     )
 
 
@@ -185,6 +198,18 @@ class BookingClient:
 
     async def decline(self, booking_id: UUID, decision: Decision) -> Answer:
         return await self._update(booking_id, BookingWorkflow.decline, decision)
+
+    async def closed(self, booking_id: UUID, within: timedelta) -> bool:
+        """Whether the booking's workflow has closed (its messages told) within `within`."""
+        handle = self._client.get_workflow_handle(workflow_id(booking_id))
+        try:
+            async with asyncio.timeout(within.total_seconds()):
+                await call_engine(handle.result())
+        except (WorkflowNotFound, WorkflowFailureError):
+            return True
+        except (TimeoutError, BookingEngineUnavailable):
+            return False
+        return True
 
     async def deliver(self, event: PaymentEvent) -> Delivery:
         """Signal a verified payment event to its booking."""
