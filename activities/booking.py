@@ -20,6 +20,7 @@ from contract.errors import (
     NOT_RESCHEDULABLE,
     SLOT_NOT_BOOKABLE,
     SLOT_UNAVAILABLE,
+    TOO_MANY_HOLDS,
 )
 from contract.messages import (
     ApprovalWait,
@@ -37,8 +38,9 @@ from contract.messages import (
     VoidPaymentRequest,
 )
 from contract.notifications import Tell
-from db import booking_lifecycle, holds
+from db import audit, booking_lifecycle, holds
 from db.engine import Database
+from db.hold_cap import TooManyHolds
 from domain.availability import SlotNotBookable, SlotTaken
 from domain.timezones import utc_now
 
@@ -52,6 +54,7 @@ class BookingActivities:
         clock: Callable[[], datetime] = utc_now,
         *,
         calendars: BookingCalendars | None = None,
+        max_open_holds: int | None = None,
     ) -> None:
         self._db = db
         self._payments = payments
@@ -59,15 +62,22 @@ class BookingActivities:
         self._clock = clock
         # None: no calendars can be opened (tests of the booking alone; nobody connected one).
         self._calendars = calendars
+        # From the worker's settings (MAX_OPEN_HOLDS), never the request; None: no cap.
+        self._max_open_holds = max_open_holds
 
     @activity.defn
     async def hold_slot(self, request: HoldRequest) -> Hold:
-        with _slot_refusals():
-            return await holds.hold_slot(self._db, request, now=self._clock())
+        with _slot_refusals(), audit.for_request(request.request_id):
+            try:
+                return await holds.hold_slot(
+                    self._db, request, now=self._clock(), max_open_holds=self._max_open_holds
+                )
+            except TooManyHolds as err:
+                raise _refused(str(err), "too_many_holds", TOO_MANY_HOLDS) from err
 
     @activity.defn
     async def move_booking(self, request: MoveRequest) -> Moved:
-        with _slot_refusals():
+        with _slot_refusals(), audit.for_request(request.request_id):
             try:
                 return await holds.move_booking(self._db, request, now=self._clock())
             except holds.NotMovable as err:
@@ -75,7 +85,7 @@ class BookingActivities:
 
     @activity.defn
     async def release_slot(self, request: ReleaseRequest) -> bool:
-        with _data_refusals():
+        with _data_refusals(), audit.for_request(request.request_id):
             return await booking_lifecycle.release_slot(self._db, request, now=self._clock())
 
     @activity.defn
@@ -107,10 +117,20 @@ class BookingActivities:
 
     @activity.defn
     async def confirm_booking(self, request: ConfirmRequest) -> None:
+        approved_by = (
+            None
+            if request.actor_role == "system"
+            else audit.Actor(request.actor_id, request.actor_role)
+        )
         try:
-            await booking_lifecycle.confirm_booking(
-                self._db, request.booking_id, request.intent_id, now=self._clock()
-            )
+            with audit.for_request(request.request_id):
+                await booking_lifecycle.confirm_booking(
+                    self._db,
+                    request.booking_id,
+                    request.intent_id,
+                    now=self._clock(),
+                    approved_by=approved_by,
+                )
         except booking_lifecycle.HoldLost as err:
             raise _hold_lost(err) from err
 

@@ -11,6 +11,8 @@ NOT_AWAITING_APPROVAL = "NotAwaitingApproval"
 COMPENSATION_INCOMPLETE = "CompensationIncomplete"
 
 RESCHEDULE_LIMIT_REACHED = "RescheduleLimitReached"
+# The customer already has as many unpaid holds open as one may (MAX_OPEN_HOLDS).
+TOO_MANY_HOLDS = "TooManyHolds"
 # The database refused a write for its data (too long, out of range): no retry can change that.
 DATA_REJECTED = "DataRejected"
 
@@ -22,6 +24,7 @@ NON_RETRYABLE = [
     NOT_RESCHEDULABLE,
     RESCHEDULE_LIMIT_REACHED,
     DATA_REJECTED,
+    TOO_MANY_HOLDS,
 ]
 
 # A refusal the caller hears, by failure type: the stable `code` a client reads (api/errors.py
@@ -33,4 +36,5 @@ REFUSALS = {
     NOT_RESCHEDULABLE: "not_reschedulable",
     NOT_AWAITING_APPROVAL: "not_awaiting_approval",
     RESCHEDULE_LIMIT_REACHED: "reschedule_limit_reached",
+    TOO_MANY_HOLDS: "too_many_holds",
 }

@@ -16,8 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract.messages import Hold, HoldRequest, Money, Moved, MoveRequest
+from db import audit
 from db.calendar_statement import RULE_COLUMNS
 from db.engine import Database
+from db.hold_cap import check_open_holds
 from db.models import Appointment, ProviderProfile, Service
 from db.schedule import booking_rules, load_context
 from db.types import UTCDateTime
@@ -103,6 +105,7 @@ _EXPIRE_LAPSED_HOLDS = (
         cancel_reason="hold expired",
         updated_at=bindparam("now", type_=UTCDateTime),
     )
+    .returning(_appointments.c.id)
 )
 
 _INSERT_APPOINTMENT = insert(_appointments)
@@ -159,7 +162,7 @@ async def _bookable(
     SlotTaken or SlotNotBookable. Lapsed holds in the way are expired first."""
     start = start.astimezone(UTC)
     span = blocked_span(start, facts.rules)
-    await connection.execute(
+    expired = await connection.scalars(
         _EXPIRE_LAPSED_HOLDS,
         {
             "of_provider": facts.provider_id,
@@ -168,6 +171,15 @@ async def _bookable(
             "span_end": span.end,
         },
     )
+    for lapsed in expired.all():
+        await audit.record(
+            connection,
+            audit.SYSTEM,
+            "booking.expired",
+            now=now,
+            booking_id=lapsed,
+            detail={"reason": "hold expired"},
+        )
     context = await load_context(
         connection,
         facts.provider_id,
@@ -190,8 +202,11 @@ async def _bookable(
     return slot, span
 
 
-async def hold_slot(db: Database, request: HoldRequest, *, now: datetime) -> Hold:
-    """Hold the requested slot for the booking, or raise SlotTaken / SlotNotBookable.
+async def hold_slot(
+    db: Database, request: HoldRequest, *, now: datetime, max_open_holds: int | None = None
+) -> Hold:
+    """Hold the requested slot for the booking, or raise SlotTaken / SlotNotBookable, or
+    TooManyHolds when the customer already has `max_open_holds` unpaid (None: no cap).
 
     The provider's rules are checked again here, inside the transaction that writes the hold:
     not only free, but in working hours, on the grid, after the notice, inside the horizon and
@@ -217,6 +232,8 @@ async def hold_slot(db: Database, request: HoldRequest, *, now: datetime) -> Hol
                 hold_expires_at=facts.held_until,
                 needs_approval=not facts.auto_confirm,
             )
+        if max_open_holds is not None:
+            await check_open_holds(connection, request.customer_id, max_open_holds, now=now)
         slot, span = await _bookable(connection, facts, request.service_id, request.start, now)
         status = _initial_status(facts.price_amount, auto_confirm=facts.auto_confirm)
         hold = Hold(
@@ -249,6 +266,15 @@ async def hold_slot(db: Database, request: HoldRequest, *, now: datetime) -> Hol
                 "created_at": now,
                 "updated_at": now,
             },
+        )
+        await audit.record(
+            connection,
+            audit.Actor(request.customer_id, "customer"),
+            "booking.held",
+            now=now,
+            booking_id=request.booking_id,
+            account_id=request.customer_id,
+            detail={"status": status, "provider_id": facts.provider_id},
         )
         return hold
 
@@ -305,6 +331,14 @@ async def move_booking(db: Database, request: MoveRequest, *, now: datetime) -> 
                 "new_blocked_end": span.end,
                 "now": now,
             },
+        )
+        await audit.record(
+            connection,
+            audit.Actor(request.actor_id, request.actor_role),
+            "booking.moved",
+            now=now,
+            booking_id=request.booking_id,
+            detail={"from": facts.held_start, "to": slot.start},
         )
         return Moved(start=slot.start, end=slot.end)
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -10,6 +11,7 @@ from api.deps import DatabaseDep, TemporalDep
 from api.errors import RETRY_AFTER_SECONDS
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger("booking.api")
 CHECK_TIMEOUT_SECONDS = 3
 
 
@@ -27,12 +29,15 @@ async def ready(db: DatabaseDep, temporal: TemporalDep) -> JSONResponse:
         async with asyncio.timeout(CHECK_TIMEOUT_SECONDS), db.session() as session:
             await session.execute(text("SELECT 1"))
     except Exception as err:
-        checks["database"] = f"unreachable: {type(err).__name__}"
+        # The answer names the dependency only: the cause (hosts, drivers) stays in our logs.
+        log.warning("not ready: the database is unreachable: %r", err)
+        checks["database"] = "unreachable"
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
             await temporal.service_client.check_health()
     except Exception as err:
-        checks["temporal"] = f"unreachable: {type(err).__name__}"
+        log.warning("not ready: Temporal is unreachable: %r", err)
+        checks["temporal"] = "unreachable"
     if all(value == "ok" for value in checks.values()):
         return JSONResponse({"status": "ready", **checks})
     return JSONResponse(
