@@ -15,6 +15,10 @@ class Model(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+# Who asked for a step, for the audit log: a role, and the account when one signed in.
+ActorRole = Literal["customer", "provider", "admin", "system"]
+
+
 class Money(Model):
     """An amount in the currency's minor units (cents), never a float."""
 
@@ -36,6 +40,8 @@ class BookingInput(Model):
     max_reschedules: int = 10
     # The service's reminder lead times, in minutes before the start.
     reminder_leads_minutes: tuple[int, ...] = (24 * 60, 60)
+    # The API request that made the booking, for the audit log.
+    request_id: str | None = None
 
 
 class BookingRef(Model):
@@ -51,6 +57,7 @@ class HoldRequest(Model):
     customer_timezone: str | None
     # When an unpaid hold lapses; decided by the workflow, whose timer enforces it.
     payment_deadline: AwareDatetime
+    request_id: str | None = None
 
 
 class Hold(Model):
@@ -71,6 +78,9 @@ class ReleaseRequest(Model):
     reason: str
     # The canceller's own words, kept apart from the system's reason.
     note: str | None = None
+    actor_id: UUID | None = None
+    actor_role: ActorRole = "system"
+    request_id: str | None = None
 
 
 class PaymentIntentRequest(Model):
@@ -131,12 +141,17 @@ class ApprovalWait(Model):
 class CancelRequest(Model):
     cancelled_by: Literal["customer", "provider", "admin"]
     reason: str = Field(default="", max_length=500)
+    actor_id: UUID | None = None
+    request_id: str | None = None
 
 
 class Decision(Model):
     """A provider's approve or decline, with an optional note."""
 
     reason: str = Field(default="", max_length=500)
+    actor_id: UUID | None = None
+    decided_by: Literal["provider", "admin"] = "provider"
+    request_id: str | None = None
 
 
 class RescheduleRequest(Model):
@@ -144,6 +159,8 @@ class RescheduleRequest(Model):
 
     start: AwareDatetime
     requested_by: Literal["customer", "provider", "admin"]
+    actor_id: UUID | None = None
+    request_id: str | None = None
 
 
 class MoveRequest(Model):
@@ -151,6 +168,9 @@ class MoveRequest(Model):
     provider_id: UUID
     service_id: UUID
     start: AwareDatetime
+    actor_id: UUID | None = None
+    actor_role: ActorRole = "system"
+    request_id: str | None = None
 
 
 class Moved(Model):
@@ -161,6 +181,10 @@ class Moved(Model):
 class ConfirmRequest(Model):
     booking_id: UUID
     intent_id: str | None
+    # Set when the provider (or an admin) approved the booking; else the system confirms it.
+    actor_id: UUID | None = None
+    actor_role: ActorRole = "system"
+    request_id: str | None = None
 
 
 class BookingState(Model):

@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID, uuid4
 
-from sqlalchemy import String, Table, Update, Uuid, bindparam, select, update
+from sqlalchemy import String, Table, Update, Uuid, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract.messages import ApprovalWait, PaymentIntent, PaymentVoid, ReleaseRequest
+from db import audit
 from db.engine import Database
 from db.models import Appointment, PaymentTransaction
 from db.types import UTCDateTime
@@ -48,7 +49,18 @@ async def release_slot(db: Database, request: ReleaseRequest, *, now: datetime) 
                 updated_at=now,
             )
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return False
+        # Not the reason nor the note: either may hold someone's own words.
+        await audit.record(
+            await session.connection(),
+            audit.Actor(request.actor_id, request.actor_role),
+            f"booking.{request.status}",
+            now=now,
+            booking_id=request.booking_id,
+            detail={"status": request.status},
+        )
+        return True
 
 
 def _leave_hold(**values: Any) -> Update:
@@ -73,8 +85,12 @@ _STATUS_OF = select(_appointments.c.status).where(
 )
 _PAYMENT_SUCCEEDED = (
     update(_payments)
-    .where(_payments.c.intent_id == bindparam("intent", type_=String))
+    .where(
+        _payments.c.intent_id == bindparam("intent", type_=String),
+        _payments.c.status != "succeeded",
+    )
     .values(status="succeeded", updated_at=bindparam("now", type_=UTCDateTime))
+    .returning(_payments.c.appointment_id)
 )
 
 
@@ -86,11 +102,24 @@ async def await_approval(db: Database, wait: ApprovalWait, *, now: datetime) -> 
         )
         if not moved.rowcount:
             raise HoldLost(await _status_of(connection, wait.booking_id))
+        await _audit_left_hold(
+            connection,
+            audit.SYSTEM,
+            "booking.awaiting_approval",
+            wait.booking_id,
+            BookingStatus.AWAITING_APPROVAL,
+            now,
+        )
         await _payment_succeeded(connection, wait.intent_id, now)
 
 
 async def confirm_booking(
-    db: Database, booking_id: UUID, intent_id: str | None, *, now: datetime
+    db: Database,
+    booking_id: UUID,
+    intent_id: str | None,
+    *,
+    now: datetime,
+    approved_by: audit.Actor | None = None,
 ) -> None:
     """Turn the hold into a confirmed booking (and its payment into a succeeded one)."""
     async with db.serialized_transaction() as connection:
@@ -100,7 +129,26 @@ async def confirm_booking(
             if status == BookingStatus.CONFIRMED:
                 return  # a retried confirmation
             raise HoldLost(status)
+        # An approval confirms on the provider's word; any other confirmation is the system's.
+        actor, action = (
+            (audit.SYSTEM, "booking.confirmed")
+            if approved_by is None
+            else (approved_by, "booking.approved")
+        )
+        await _audit_left_hold(connection, actor, action, booking_id, BookingStatus.CONFIRMED, now)
         await _payment_succeeded(connection, intent_id, now)
+
+
+async def _audit_left_hold(
+    connection: AsyncConnection,
+    actor: audit.Actor,
+    action: str,
+    booking_id: UUID,
+    status: BookingStatus,
+    now: datetime,
+) -> None:
+    detail = {"status": status}
+    await audit.record(connection, actor, action, now=now, booking_id=booking_id, detail=detail)
 
 
 async def _status_of(connection: AsyncConnection, booking_id: UUID) -> str:
@@ -111,8 +159,18 @@ async def _status_of(connection: AsyncConnection, booking_id: UUID) -> str:
 async def _payment_succeeded(
     connection: AsyncConnection, intent_id: str | None, now: datetime
 ) -> None:
-    if intent_id is not None:
-        await connection.execute(_PAYMENT_SUCCEEDED, {"intent": intent_id, "now": now})
+    if intent_id is None:
+        return
+    paid = await connection.scalar(_PAYMENT_SUCCEEDED, {"intent": intent_id, "now": now})
+    if paid is not None:
+        await audit.record(
+            connection,
+            audit.SYSTEM,
+            "payment.succeeded",
+            now=now,
+            booking_id=paid,
+            detail={"intent_id": intent_id},
+        )
 
 
 async def record_payment_intent(
@@ -142,11 +200,27 @@ async def record_payment_intent(
 async def record_payment_void(db: Database, void: PaymentVoid, *, now: datetime) -> None:
     status = "refunded" if void.refunded_amount else "canceled"
     async with db.serialized() as session:
-        await session.execute(
+        changed = await session.scalar(
             update(PaymentTransaction)
-            .where(PaymentTransaction.intent_id == void.intent_id)
+            .where(
+                PaymentTransaction.intent_id == void.intent_id,
+                or_(
+                    PaymentTransaction.status != status,
+                    PaymentTransaction.refunded_amount != void.refunded_amount,
+                ),
+            )
             .values(status=status, refunded_amount=void.refunded_amount, updated_at=now)
+            .returning(PaymentTransaction.appointment_id)
         )
+        if changed is not None:
+            await audit.record(
+                await session.connection(),
+                audit.SYSTEM,
+                f"payment.{status}",
+                now=now,
+                booking_id=changed,
+                detail={"intent_id": void.intent_id, "refunded_amount": void.refunded_amount},
+            )
 
 
 async def complete_booking(db: Database, booking_id: UUID, *, now: datetime) -> bool:
@@ -158,4 +232,14 @@ async def complete_booking(db: Database, booking_id: UUID, *, now: datetime) -> 
             .where(Appointment.status == BookingStatus.CONFIRMED)
             .values(status=BookingStatus.COMPLETED, updated_at=now)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return False
+        await audit.record(
+            await session.connection(),
+            audit.SYSTEM,
+            "booking.completed",
+            now=now,
+            booking_id=booking_id,
+            detail={"status": BookingStatus.COMPLETED},
+        )
+        return True

@@ -17,8 +17,10 @@ from uuid import UUID, uuid4
 from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract.calendars import BusyChanges, BusyEvent, ConnectionStatus
+from db import audit
 from db.engine import Database
 from db.models import (
     Appointment,
@@ -29,6 +31,7 @@ from db.models import (
     Service,
 )
 from domain.booking_state import BookingStatus
+from domain.timezones import utc_now
 
 _connections = cast(Table, CalendarConnection.__table__)
 _authorizations = cast(Table, CalendarAuthorization.__table__)
@@ -120,7 +123,9 @@ async def connect(
                 )
             )
         ).one()
-    return _connection(found)
+        made = _connection(found)
+        await _audit(connection, "calendar.connected", made.id, provider_id, kind, now)
+    return made
 
 
 async def of_provider(db: Database, provider_id: UUID) -> list[Connection]:
@@ -141,14 +146,35 @@ async def get(db: Database, connection_id: UUID) -> Connection | None:
     return _connection(row) if row is not None else None
 
 
-async def disconnect(db: Database, connection_id: UUID) -> bool:
+async def disconnect(db: Database, connection_id: UUID, *, now: datetime | None = None) -> bool:
     """Remove the connection and every busy block it brought; False if there was none."""
+    now = now or utc_now()
     async with db.transaction() as connection:
         await connection.execute(delete(_blocks).where(_blocks.c.connection_id == connection_id))
-        result = await connection.execute(
-            delete(_connections).where(_connections.c.id == connection_id)
-        )
-    return bool(result.rowcount)
+        gone = (
+            await connection.execute(
+                delete(_connections)
+                .where(_connections.c.id == connection_id)
+                .returning(_connections.c.provider_id, _connections.c.kind)
+            )
+        ).first()
+        if gone is not None:
+            provider_id, kind = gone
+            await _audit(connection, "calendar.disconnected", connection_id, provider_id, kind, now)
+    return gone is not None
+
+
+async def _audit(
+    connection: AsyncConnection,
+    action: str,
+    connection_id: UUID,
+    provider_id: UUID,
+    kind: str,
+    now: datetime,
+) -> None:
+    actor = await audit.provider_actor(connection, provider_id)
+    detail = {"connection_id": connection_id, "kind": kind, "provider_id": provider_id}
+    await audit.record(connection, actor, action, now=now, account_id=actor.id, detail=detail)
 
 
 async def choose(

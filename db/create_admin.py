@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import SQLAlchemyError
 
 from config import get_settings
+from db.audit import SYSTEM
 from db.engine import Database
 from db.users import Account, EmailTaken, create_account, password_hash_of
 from domain.passwords import hash_password
@@ -37,6 +38,7 @@ async def create_admin(
         phone=None,
         role="admin",
         now=datetime.now(UTC),
+        actor=SYSTEM,
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from contract.messages import PaymentEvent as PaymentEventMessage
+from db import audit
 from db.engine import Database
 from db.models import Appointment, PaymentEvent, PaymentTransaction
 from db.types import UTCDateTime
@@ -30,6 +31,7 @@ _HANDLED = (
         handled_at=bindparam("handled_now", type_=UTCDateTime),
         outcome=bindparam("handled_as", type_=String),
     )
+    .returning(_events.c.booking_id, _events.c.event_type, _events.c.intent_id)
 )
 # A booking that holds its appointment (or had it) with this very intent paid.
 _KEPT_WITH_INTENT = (
@@ -78,10 +80,27 @@ async def receive(
 
 
 async def mark_handled(db: Database, event_id: str, outcome: str, *, now: datetime) -> None:
+    """Record what became of the event; the audit log names it with the booking it was for."""
     async with db.transaction() as connection:
-        await connection.execute(
-            _HANDLED, {"of_event": event_id, "handled_as": outcome, "handled_now": now}
-        )
+        handled = (
+            await connection.execute(
+                _HANDLED, {"of_event": event_id, "handled_as": outcome, "handled_now": now}
+            )
+        ).first()
+        if handled is not None:
+            await audit.record(
+                connection,
+                audit.SYSTEM,
+                "payment.webhook_handled",
+                now=now,
+                booking_id=handled.booking_id,
+                detail={
+                    "event_id": event_id,
+                    "event_type": handled.event_type,
+                    "intent_id": handled.intent_id,
+                    "outcome": outcome,
+                },
+            )
 
 
 async def kept_with_intent(db: Database, booking_id: UUID, intent_id: str) -> bool:

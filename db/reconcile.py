@@ -7,8 +7,10 @@ from typing import cast
 from uuid import UUID
 
 from sqlalchemy import Table, Uuid, and_, bindparam, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract.reconcile import EXPIRED_BY_RECONCILER, Candidate, CandidateQuery, Finding
+from db import audit
 from db.engine import Database
 from db.models import Appointment, PaymentTransaction
 from db.types import UTCDateTime
@@ -130,6 +132,7 @@ async def expire_lapsed_hold(
     async with db.serialized_transaction() as connection:
         params = {"booking_id": booking_id, "cutoff": cutoff, "now": now}
         if (await connection.execute(_EXPIRE_LAPSED_HOLD, params)).rowcount:
+            await _audit(connection, BookingStatus.EXPIRED, booking_id, now)
             return True
         found = (await connection.execute(_OUTCOME_OF, {"booking_id": booking_id})).first()
     return found is not None and tuple(found) == (BookingStatus.EXPIRED, EXPIRED_BY_RECONCILER)
@@ -143,9 +146,23 @@ async def complete_ended_booking(
     async with db.serialized_transaction() as connection:
         params = {"booking_id": booking_id, "cutoff": cutoff, "now": now}
         if (await connection.execute(_COMPLETE_ENDED, params)).rowcount:
+            await _audit(connection, BookingStatus.COMPLETED, booking_id, now)
             return True
         found = (await connection.execute(_OUTCOME_OF, {"booking_id": booking_id})).first()
     return found is not None and found.status == BookingStatus.COMPLETED
+
+
+async def _audit(
+    connection: AsyncConnection, status: BookingStatus, booking_id: UUID, now: datetime
+) -> None:
+    await audit.record(
+        connection,
+        audit.SYSTEM,
+        f"booking.{status}",
+        now=now,
+        booking_id=booking_id,
+        detail={"status": status, "by": "reconciler"},
+    )
 
 
 async def open_payment_intents(db: Database, booking_id: UUID) -> list[str]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import cast
 from uuid import UUID
 
 from sqlalchemy import Table, Uuid, bindparam, select, update
 
+from db import audit
 from db.engine import Database
 from db.models import User
 
@@ -40,7 +42,12 @@ async def get_preferences(db: Database, user_id: UUID) -> Preferences | None:
 
 
 async def change_preferences(
-    db: Database, user_id: UUID, change: Callable[[Preferences], Preferences]
+    db: Database,
+    user_id: UUID,
+    change: Callable[[Preferences], Preferences],
+    *,
+    actor: audit.Actor,
+    now: datetime,
 ) -> Preferences | None:
     """Read, `change` and write in one transaction, so the rule `change` keeps (no SMS opt-in
     without a phone) holds against a concurrent change. None if there is no such user."""
@@ -48,7 +55,8 @@ async def change_preferences(
         row = (await connection.execute(_READ.with_for_update(), {"user_id": user_id})).first()
         if row is None:
             return None
-        changed = change(Preferences(*row))
+        current = Preferences(*row)
+        changed = change(current)
         await connection.execute(
             update(_users)
             .where(_users.c.id == user_id)
@@ -58,5 +66,19 @@ async def change_preferences(
                 sms_opt_in=changed.sms_opt_in,
                 email_notifications=changed.email_notifications,
             )
+        )
+        # The names of the fields that changed, never their values (personal data).
+        names = [
+            f.name
+            for f in fields(Preferences)
+            if getattr(current, f.name) != getattr(changed, f.name)
+        ]
+        await audit.record(
+            connection,
+            actor,
+            "account.preferences_changed",
+            now=now,
+            account_id=user_id,
+            detail={"fields": names},
         )
     return changed

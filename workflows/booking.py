@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Literal
+from uuid import UUID
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -32,8 +33,10 @@ with workflow.unsafe.imports_passed_through():
         RESCHEDULE_LIMIT_REACHED,
         SLOT_NOT_BOOKABLE,
         SLOT_UNAVAILABLE,
+        TOO_MANY_HOLDS,
     )
     from contract.messages import (
+        ActorRole,
         ApprovalWait,
         BookingInput,
         BookingOutcome,
@@ -190,6 +193,7 @@ class BookingWorkflow:
             self._answered = True
         await self._announce.finished()
         await self._calendars.finished()
+        self._count_outcome(failed=failure is not None)
         if failure is not None:
             if not workflow.all_handlers_finished() and workflow.patched(HANDLERS_BEFORE_FAILURE):
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -261,6 +265,9 @@ class BookingWorkflow:
                     provider_id=self._booking.provider_id,
                     service_id=self._booking.service_id,
                     start=request.start,
+                    actor_id=request.actor_id,
+                    actor_role=request.requested_by,
+                    request_id=request.request_id,
                 ),
                 summary=f"Move the booking to {request.start.isoformat()}",
                 start_to_close_timeout=HOLD_TIMEOUT,
@@ -426,6 +433,7 @@ class BookingWorkflow:
                     start=booking.start,
                     customer_timezone=booking.customer_timezone,
                     payment_deadline=workflow.now() + booking.payment_timeout,
+                    request_id=booking.request_id,
                 ),
                 summary=f"Hold the slot at {booking.start.isoformat()}",
                 start_to_close_timeout=HOLD_TIMEOUT,
@@ -445,7 +453,7 @@ class BookingWorkflow:
     def _refuse(self, err: StepFailure) -> ApplicationError:
         self._refusal = refused = refusal(
             err,
-            (SLOT_UNAVAILABLE, SLOT_NOT_BOOKABLE),
+            (SLOT_UNAVAILABLE, SLOT_NOT_BOOKABLE, TOO_MANY_HOLDS),
             "the slot could not be held right now; try again",
             HOLD_FAILED,
         )
@@ -600,11 +608,15 @@ class BookingWorkflow:
 
     async def _confirm(self) -> None:
         assert self._hold is not None
+        approval = self._decision[1] if self._decision else None
         await self._step_on_hold(
             BookingActivities.confirm_booking,
             ConfirmRequest(
                 booking_id=self._hold.booking_id,
                 intent_id=self._payment.id if self._payment else None,
+                actor_id=approval.actor_id if approval else None,
+                actor_role=approval.decided_by if approval else "system",
+                request_id=approval.request_id if approval else None,
             ),
             summary="Confirm the booking",
         )
@@ -778,6 +790,7 @@ class BookingWorkflow:
         # A row ends in a stored status; a hold whose answer was lost ends cancelled.
         status = self._ending if self._ending in STORED_STATUSES else BookingStatus.CANCELLED
         note = self._cancel.reason if self._cancel else ""
+        actor_id, actor_role, request_id = self._ended_by(status)
         await workflow.execute_activity_method(
             BookingActivities.release_slot,
             ReleaseRequest(
@@ -785,11 +798,24 @@ class BookingWorkflow:
                 status=status,
                 reason=self._reason or "released",
                 note=note or None,
+                actor_id=actor_id,
+                actor_role=actor_role,
+                request_id=request_id,
             ),
             summary="Release the slot",
             start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=DURABLE_RETRY,
         )
+
+    def _ended_by(self, status: BookingStatus) -> tuple[UUID | None, ActorRole, str | None]:
+        """Who ended the booking and in which API request, for the audit log: the canceller,
+        the decliner, or the system (a timeout, a failed payment, a failure)."""
+        if status == BookingStatus.CANCELLED and (cancel := self._cancel) is not None:
+            return cancel.actor_id, cancel.cancelled_by, cancel.request_id
+        if status == BookingStatus.DECLINED and self._decision is not None:
+            decision = self._decision[1]
+            return decision.actor_id, decision.decided_by, decision.request_id
+        return None, "system", None
 
     async def _void_payment(self) -> None:
         if self._payment is None or self._keep_payment:
@@ -808,6 +834,14 @@ class BookingWorkflow:
         )
         status = "refunded" if void.refunded_amount else "canceled"
         self._payment = self._payment.model_copy(update={"status": status})
+
+    def _count_outcome(self, *, failed: bool) -> None:
+        """Bookings by how they ended, on the worker's /metrics. A metric is no command and is
+        not recorded on replay, so this needs no patch."""
+        outcomes = workflow.metric_meter().create_counter(
+            "booking_outcomes", "Bookings ended, by final status"
+        )
+        outcomes.add(1, {"status": self._status.value, "failed": str(failed).lower()})
 
     def _set_status(self, status: BookingStatus) -> None:
         """The one place the booking's status changes, along domain/booking_state.py's moves.
