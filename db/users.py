@@ -9,6 +9,7 @@ from uuid import UUID
 from sqlalchemy import Uuid, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from db import audit
 from db.engine import Database
 from db.models import ProviderProfile, User
 
@@ -42,7 +43,9 @@ async def create_account(
     provider_display_name: str | None = None,
     user_id: UUID | None = None,
     provider_id: UUID | None = None,
+    actor: audit.Actor | None = None,
 ) -> Account:
+    """Create the account (and a provider's profile); `actor` None: the person registering."""
     user = User(
         email=email.lower(),
         password_hash=password_hash,
@@ -69,6 +72,15 @@ async def create_account(
                 if provider_id is not None:
                     profile.id = provider_id
                 session.add(profile)
+                await session.flush()
+            await audit.record(
+                await session.connection(),
+                actor or audit.Actor(user.id, role),
+                "account.registered",
+                now=now,
+                account_id=user.id,
+                detail={"role": role, "provider_id": profile.id if profile else None},
+            )
     except IntegrityError as err:
         raise EmailTaken(email) from err
     return _account(user, profile)
@@ -88,7 +100,7 @@ async def password_hash_of(db: Database, email: str) -> tuple[UUID, str, str] | 
 _ACCOUNT = (
     select(User.id, User.email, User.full_name, User.phone, User.role, ProviderProfile.id)
     .outerjoin(ProviderProfile, ProviderProfile.user_id == User.id)
-    .where(User.id == bindparam("user_id", type_=Uuid))
+    .where(User.id == bindparam("user_id", type_=Uuid), User.erased_at.is_(None))
 )
 
 

@@ -1,24 +1,35 @@
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import AfterValidator, AwareDatetime
 
-from api.deps import CurrentUser, DatabaseDep
-from api.errors import APIError, not_found
+from api.deps import BookingsDep, CurrentUser, DatabaseDep, ServicesDep
+from api.errors import APIError, DocumentedErrorRoute, not_found
 from api.schemas.appointments import AppointmentPublic
-from api.schemas.common import Page
+from api.schemas.common import Page, errors
+from api.schemas.privacy import AccountDataExport
 from api.schemas.providers import FIRST_DAY, LAST_DAY
 from api.schemas.users import UserMe, UserUpdateMe, e164
-from db import booking_reads
+from contract.messages import CancelRequest
+from db import account_export, booking_reads, privacy
+from db.audit import Actor, record_read, request_id_var
 from db.user_preferences import Preferences, change_preferences, get_preferences
 from db.users import Account
 from domain.booking_state import BookingStatus
 from domain.timezones import parse_zone
+from workflows.client import BookingClient, BookingClosed, BookingEngineUnavailable, BookingRefused
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(
+    prefix="/users",
+    tags=["users"],
+    route_class=DocumentedErrorRoute,
+    responses=errors(400, 401, 404, 413, 422, 503),
+)
 
 # Far past any real list, and well inside the database's 64-bit OFFSET.
 MAX_OFFSET = 10_000_000
@@ -64,6 +75,11 @@ async def my_appointments(
         limit=limit,
         offset=offset,
     )
+    if user.role == "admin" and user.provider_id is None:
+        # Everyone's bookings: one entry for the page read, not one per booking.
+        await record_read(
+            db, Actor(user.id, "admin"), now=datetime.now(UTC), detail={"read": "appointments"}
+        )
     return Page(data=[AppointmentPublic.from_state(s, timezone) for s in states], count=total)
 
 
@@ -109,10 +125,79 @@ async def update_me(body: UserUpdateMe, user: CurrentUser, db: DatabaseDep) -> U
             ),
         )
 
-    changed = await change_preferences(db, user.id, change)
+    changed = await change_preferences(
+        db, user.id, change, actor=Actor(user.id, user.role), now=datetime.now(UTC)
+    )
     if changed is None:
         raise not_found("user")
     return _me(user, changed)
+
+
+@router.get("/me/export")
+async def export_me(user: CurrentUser, db: DatabaseDep, response: Response) -> AccountDataExport:
+    """Everything held about me: account, consents, bookings, payments, messages, calendars."""
+    now = datetime.now(UTC)
+    data = await account_export.export(db, user.id, Actor(user.id, user.role), now=now)
+    if data is None:
+        raise not_found("user")
+    response.headers["Content-Disposition"] = f'attachment; filename="account-{user.id}.json"'
+    return AccountDataExport.of(data, now)
+
+
+@router.delete(
+    "/me",
+    status_code=204,
+    responses={503: {"description": "the booking engine is down: nothing was erased"}},
+)
+async def erase_me(
+    user: CurrentUser, db: DatabaseDep, bookings: BookingsDep, services: ServicesDep
+) -> Response:
+    """Close my account: my future bookings are cancelled (refunded by the usual policy), then
+    my personal data is erased; bookings and payments stay for accounting, without it."""
+    now = datetime.now(UTC)
+    outcome = await _cancel_future_bookings(db, bookings, user, now)
+    erased = await privacy.erase(db, user.id, Actor(user.id, user.role), now=now, detail=outcome)
+    if erased is None:
+        raise not_found("user")
+    for connection_id in erased.calendar_connections:
+        # With the engine down the sync stops by itself: its next run finds the connection gone.
+        with contextlib.suppress(BookingEngineUnavailable):
+            await services.calendar_syncs.stop(connection_id)
+    return Response(status_code=204)
+
+
+# The canceller's note the other party reads; it names nobody.
+ACCOUNT_CLOSED = "account closed"
+# A cancelled booking tells its people, then closes: erasing before would race its messages.
+CLOSE_WITHIN = timedelta(seconds=15)
+
+
+async def _cancel_future_bookings(
+    db: DatabaseDep, bookings: BookingClient, user: Account, now: datetime
+) -> dict[str, Any]:
+    """Cancel each booking not yet started through its workflow, as the API's cancel does;
+    BookingEngineUnavailable (503) before anything is erased."""
+    counts = {"bookings_cancelled": 0, "bookings_still_cancelling": 0, "bookings_not_cancelled": 0}
+    cancelled = []
+    for booking in await privacy.future_bookings(db, user.id, user.provider_id, now=now):
+        request = CancelRequest(
+            cancelled_by="customer" if booking.as_customer else "provider",
+            reason=ACCOUNT_CLOSED,
+            actor_id=user.id,
+            request_id=request_id_var.get(),
+        )
+        try:
+            answer = await bookings.cancel(booking.booking_id, request)
+        except (BookingRefused, BookingClosed):
+            # Already ending (or ended) on its own: it keeps its outcome.
+            counts["bookings_not_cancelled"] += 1
+            continue
+        counts["bookings_cancelled" if answer.finished else "bookings_still_cancelling"] += 1
+        cancelled.append(booking.booking_id)
+    closed = await asyncio.gather(*(bookings.closed(b, CLOSE_WITHIN) for b in cancelled))
+    # Left to the retention workflow, which sweeps what a late message leaves behind.
+    counts["bookings_still_open"] = closed.count(False)
+    return counts
 
 
 def _me(account: Account, preferences: Preferences) -> UserMe:

@@ -31,14 +31,16 @@ from activities.calendar_sync import CalendarSyncActivities
 from activities.calendars.port import GrantBroken
 from activities.payments.sandbox import SandboxPaymentGateway
 from activities.reconcile import ReconcileActivities
+from activities.retention import RetentionActivities
 from config import Settings
 from contract.calendars import CalendarKind, SyncRequest
 from contract.messages import CancelRequest, Decision, RescheduleRequest, VoidPaymentRequest
 from contract.reconcile import ReconcileRun
+from contract.retention import RetentionPeriods, RetentionRun
 from db import calendar_connections
 from db.engine import Database
 from db.migrate import upgrade_to_head
-from db.models import Appointment, SandboxPaymentIntent
+from db.models import Appointment, CalendarAuthorization, SandboxPaymentIntent
 from devstack.binaries import temporal_test_server
 from domain.booking_state import BookingStatus
 from tests.factories import ProviderFixture, future_local, make_customer, make_provider
@@ -58,9 +60,16 @@ from workflows.calendar_sync import CalendarSyncWorkflow
 from workflows.calendar_sync import workflow_id as sync_workflow_id
 from workflows.late_payment import LatePaymentRefund
 from workflows.reconciler import ReconcilerWorkflow
+from workflows.retention import RetentionWorkflow
 
 # Every workflow the worker runs: each has its histories recorded and replayed.
-WORKFLOWS = [BookingWorkflow, LatePaymentRefund, ReconcilerWorkflow, CalendarSyncWorkflow]
+WORKFLOWS = [
+    BookingWorkflow,
+    LatePaymentRefund,
+    ReconcilerWorkflow,
+    CalendarSyncWorkflow,
+    RetentionWorkflow,
+]
 # The calendar account every recorded calendar sync reads: in memory.
 CALENDAR = Account()
 
@@ -390,6 +399,39 @@ async def _reconciled(saga: Saga) -> WorkflowHandle[Any, Any]:
     return handle
 
 
+@path("retention_purged_past_the_period")
+async def _retention(saga: Saga) -> WorkflowHandle[Any, Any]:
+    """RetentionWorkflow: three lapsed calendar authorizations go in batches of two."""
+    made = await make_provider(saga.db)
+    lapsed = datetime.now(UTC) - timedelta(days=3)
+    async with saga.db.session() as session, session.begin():
+        for _ in range(3):
+            session.add(
+                CalendarAuthorization(
+                    state=uuid.uuid4().hex,
+                    user_id=made.user_id,
+                    provider_id=made.provider_id,
+                    kind="google",
+                    secret="sealed",
+                    expires_at=lapsed,
+                    created_at=lapsed,
+                )
+            )
+    handle = await saga.client.start_workflow(
+        RetentionWorkflow.run,
+        RetentionRun(
+            periods=RetentionPeriods(
+                message_days=90, payment_event_days=90, calendar_authorization_days=1
+            ),
+            batch_size=2,
+        ),
+        id=f"data-retention-{uuid.uuid4()}",
+        task_queue=saga.task_queue,
+    )
+    await handle.result()
+    return handle
+
+
 async def _calendar(_: calendar_connections.Connection) -> Account:
     return CALENDAR
 
@@ -455,6 +497,7 @@ async def record(names: list[str], into: Path) -> None:
                             *ACTIVITIES.get(name, BookingActivities.all)(activities),
                             *ReconcileActivities(db, env.client, payments).all(),
                             *CalendarSyncActivities(db, _calendar).all(),  # type: ignore[arg-type]
+                            *RetentionActivities(db).all(),
                         ],
                     ):
                         saga = Saga(env, env.client, task_queue, db, payments)
