@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,17 @@ class Plan:
     reminders_within_s: float
     # Calendar sync: events in each adapter's calendar, synced in full, then after one change.
     calendar_events: int
+    # Provider search: providers seeded (3 services each), sequential requests per variant.
+    search_providers: int = 2000
+    search_requests: int = 50
+    # Availability under load: concurrent clients, and how long each repetition runs.
+    load_clients: int = 50
+    load_window_s: float = 10.0
+    # The limiter's cost: login and booking requests on each side, checks timed in process.
+    limiter_requests: int = 20
+    limiter_checks: int = 5000
+    # Login latency: concurrent clients -> requests per repetition.
+    login_requests: dict[int, int] = field(default_factory=lambda: {1: 10, 10: 40})
 
 
 FULL = Plan(
@@ -67,4 +78,9 @@ QUICK = Plan(
     reminder_bookings=20,
     reminders_within_s=60.0,
     calendar_events=300,
+    search_requests=5,
+    load_window_s=2.0,
+    limiter_requests=4,
+    limiter_checks=500,
+    login_requests={1: 3, 10: 10},
 )

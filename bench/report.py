@@ -8,25 +8,16 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from bench import report_sync
+from bench import report_public, report_sync
+from bench.report_format import num as _num
+from bench.report_format import spread as _spread
+from bench.report_format import target as _target
 
 TARGET_RATIO = 0.8
 TARGET_BOOKING_P50_MS = 60.0
 TARGET_BOOKING_CLIENTS = 10
 TARGET_AVAILABILITY_P50_MS = 20.0
 TARGET_REMINDER_P99_S = 2.0
-
-
-def _num(value: Any, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.{digits}f}"
-
-
-def _spread(figure: dict[str, Any], digits: int = 1) -> str:
-    if len(figure.get("runs", ())) == 1:
-        return _num(figure["median"], digits)
-    return " / ".join(_num(figure[k], digits) for k in ("min", "median", "max"))
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -42,6 +33,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         found.append(_punctuality_target(results["punctuality"], results["meta"]["cpu_count"]))
     if "calendar_sync" in results:
         found += [report_sync.sync_target(a) for a in results["calendar_sync"]["adapters"]]
+    found += report_public.targets(results)
     return found
 
 
@@ -132,10 +124,6 @@ def _punctuality_target(section: dict[str, Any], cpus: int) -> dict[str, Any]:
     return found
 
 
-def _target(name: str, measured: Any, met: bool) -> dict[str, Any]:
-    return {"target": name, "measured": measured, "status": "met" if met else "NOT MET"}
-
-
 def table(results: dict[str, Any]) -> str:
     meta, plan = results["meta"], results["plan"]
     lines = [
@@ -147,6 +135,7 @@ def table(results: dict[str, Any]) -> str:
         lines += _main_lines(results)
     if "availability" in results:
         lines += ["", *_availability_lines(results["availability"])]
+    lines += report_public.lines(results)
     if "punctuality" in results:
         lines += _punctuality_lines(results["punctuality"])
     if "calendar_sync" in results:
@@ -170,7 +159,14 @@ def _repetitions(results: dict[str, Any]) -> str:
     plan = results["plan"]
     if plan["repetitions"] <= 1:
         return "one repetition of each figure (quick: checks the harness, not a measurement)"
-    if not results.keys() & {"saga_throughput", "availability"}:
+    if not results.keys() & {
+        "saga_throughput",
+        "availability",
+        "availability_load",
+        "provider_search",
+        "login_latency",
+        "limiter",
+    }:
         return "every figure from one run"
     return f"every figure: min / median / max over {plan['repetitions']} repetitions"
 

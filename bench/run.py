@@ -14,7 +14,8 @@ import httpx
 import temporalio
 from temporalio.client import Client
 
-from bench import report, scenarios, throughput, whatif
+from bench import limiter, report, scenarios, search, throughput, whatif
+from bench.availability_load import availability_load
 from bench.calendar_sync import calendar_sync
 from bench.plan import Plan
 from bench.punctuality import punctuality
@@ -68,7 +69,8 @@ async def prepare(stack: Stack, db: Database, plan: Plan, http: httpx.AsyncClien
 async def run(
     stack: Stack, plan: Plan, *, poll_interval: float, only: str | None = None
 ) -> dict[str, Any]:
-    """Every scenario in turn, or with `only` ("availability", "punctuality") that one alone."""
+    """Every scenario in turn, or with `only` ("availability", "availability-load", "search",
+    "limits", "punctuality") that one alone."""
     db = Database.from_settings(stack.settings)
     temporal = await connect(stack.settings)
     watched = pids(stack)
@@ -88,6 +90,19 @@ async def run(
                 results["availability"] = await scenarios.availability(
                     http, data, requests=plan.availability_requests, repetitions=plan.repetitions
                 )
+            if only in (None, "availability-load"):
+                progress(f"availability at {plan.load_clients} clients ({plan.load_window_s:g} s)")
+                results["availability_load"] = await availability_load(
+                    stack.base_url,
+                    data,
+                    clients=plan.load_clients,
+                    window_s=plan.load_window_s,
+                    repetitions=plan.repetitions,
+                )
+            if only in (None, "search"):
+                await _search(stack, db, plan, results)
+            if only in (None, "limits"):
+                await _limits(stack, plan, data, results)
             if only is None:
                 await _measure(
                     stack, plan, http, db, temporal, data, watched, poll_interval, results
@@ -124,6 +139,47 @@ async def run_calendar_sync(plan: Plan) -> dict[str, Any]:
     results["calendar_sync"] = await calendar_sync(plan.calendar_events, say=progress)
     results["targets"] = report.targets(results)
     return results
+
+
+async def _search(stack: Stack, db: Database, plan: Plan, results: dict[str, Any]) -> None:
+    day = search.search_day()
+    progress(f"seeding {plan.search_providers} providers for the search")
+    await search.seed_search(db, plan.search_providers, day)
+    progress(f"provider search ({plan.repetitions} x {plan.search_requests} requests a variant)")
+    results["provider_search"] = await search.provider_search(
+        stack.base_url,
+        pids(stack)["api"],
+        day,
+        providers=plan.search_providers,
+        requests=plan.search_requests,
+        repetitions=plan.repetitions,
+    )
+
+
+async def _limits(stack: Stack, plan: Plan, data: BenchData, results: dict[str, Any]) -> None:
+    """Login latency, then the limiter's cost: in process, and limits on against off."""
+    results["login_latency"] = []
+    for clients, requests in plan.login_requests.items():
+        progress(f"login latency at {clients} clients ({plan.repetitions} x {requests})")
+        results["login_latency"].append(
+            await limiter.login_latency(
+                stack.base_url,
+                data,
+                clients=clients,
+                requests=requests,
+                repetitions=plan.repetitions,
+            )
+        )
+    progress(f"the limiter's cost ({plan.limiter_checks} checks a storage, limits on and off)")
+    results["limiter"] = {
+        "in_process": [
+            await limiter.check_cost(url, plan.limiter_checks)
+            for url in ("memory://", limiter.LOCAL_REDIS)
+        ],
+        **await limiter.on_and_off(
+            stack, data, requests=plan.limiter_requests, repetitions=plan.repetitions
+        ),
+    }
 
 
 async def _measure(
@@ -220,6 +276,7 @@ def meta(stack: Stack | None) -> dict[str, Any]:
 
 
 BASE_ENV = {
+    *limiter.LIMITS_ENV,
     "ENVIRONMENT",
     "DATABASE_URL",
     "TEMPORAL_ADDRESS",

@@ -233,9 +233,9 @@ async def availability(
     through_httpx: list[Result] = []
     async with KeepAliveGet(str(http.base_url), url, params) as lean:
         for _ in range(repetitions):
-            runs.append(await _one_at_a_time(lean.get, lean_ok, requests))
+            runs.append(await one_at_a_time(lean.get, lean_ok, requests))
             through_httpx.append(
-                await _one_at_a_time(lambda: http.get(url, params=params), httpx_ok, requests)
+                await one_at_a_time(lambda: http.get(url, params=params), httpx_ok, requests)
             )
     return {
         "available": True,
@@ -249,7 +249,7 @@ async def availability(
     }
 
 
-async def _one_at_a_time(
+async def one_at_a_time(
     request: Callable[[], Awaitable[R]], check: Callable[[R], None], requests: int
 ) -> Result:
     """Latencies of `requests` calls made one after another; each answer is checked outside

@@ -118,13 +118,18 @@ def running_stack(
                     "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
                     "TEMPORAL_TASK_QUEUE": APP_TASK_QUEUE,
                     "PAYMENT_GATEWAY": "sandbox",
+                    "WORKER_METRICS_PORT": str(processes.free_port()),
                     **(extra_env or {}),
                 }
                 settings = bench_settings(database_url, env)
                 upgrade_to_head(settings)
                 worker = processes.worker(env, workdir / "worker.log").start()
                 started.append(worker)
-                noop_env = {**env, "TEMPORAL_TASK_QUEUE": NOOP_TASK_QUEUE}
+                noop_env = {
+                    **env,
+                    "TEMPORAL_TASK_QUEUE": NOOP_TASK_QUEUE,
+                    "WORKER_METRICS_PORT": "0",
+                }
                 noop_worker = processes.ManagedProcess(
                     "noop_worker",
                     [sys.executable, "-m", "bench.noop_worker"],

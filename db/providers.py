@@ -7,9 +7,11 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import audit
 from db.engine import Database
 from db.models import Holiday, ProviderProfile, ScheduleOverride, Service, WorkingHours
 
@@ -31,6 +33,7 @@ async def update_profile(
         assert profile is not None, "the signed-in provider has a profile"
         for name, value in changes.items():
             setattr(profile, name, value)
+        await _audit(session, provider_id, "provider.profile_changed", fields=sorted(changes))
         return profile
 
 
@@ -48,6 +51,8 @@ async def create_service(db: Database, provider_id: UUID, fields: Mapping[str, A
     service = Service(provider_id=provider_id, active=True, created_at=datetime.now(UTC), **fields)
     async with db.session() as session, session.begin():
         session.add(service)
+        await session.flush()
+        await _audit(session, provider_id, "provider.service_created", service_id=service.id)
     return service
 
 
@@ -60,6 +65,13 @@ async def update_service(
             return None
         for name, value in changes.items():
             setattr(service, name, value)
+        await _audit(
+            session,
+            provider_id,
+            "provider.service_changed",
+            service_id=service_id,
+            fields=sorted(changes),
+        )
         return service
 
 
@@ -83,6 +95,7 @@ async def replace_weekly_hours(
             WorkingHours(provider_id=provider_id, weekday=weekday, start_time=start, end_time=end)
             for weekday, start, end in hours
         )
+        await _audit(session, provider_id, "provider.hours_replaced")
 
 
 async def overrides(
@@ -121,6 +134,7 @@ async def set_override(
             ScheduleOverride(provider_id=provider_id, day=day, start_time=opens, end_time=closes)
             for opens, closes in rows
         )
+        await _audit(session, provider_id, "provider.override_set", day=day)
 
 
 async def clear_override(db: Database, provider_id: UUID, day: date) -> bool:
@@ -130,7 +144,10 @@ async def clear_override(db: Database, provider_id: UUID, day: date) -> bool:
                 ScheduleOverride.provider_id == provider_id, ScheduleOverride.day == day
             )
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return False
+        await _audit(session, provider_id, "provider.override_cleared", day=day)
+        return True
 
 
 async def holidays(db: Database, provider_id: UUID) -> list[Holiday]:
@@ -147,6 +164,8 @@ async def add_holiday(db: Database, provider_id: UUID, day: date, name: str) -> 
     try:
         async with db.session() as session, session.begin():
             session.add(holiday)
+            await session.flush()
+            await _audit(session, provider_id, "provider.holiday_added", day=day)
     except IntegrityError as err:
         raise AlreadyExists(day) from err
     return holiday
@@ -157,25 +176,21 @@ async def remove_holiday(db: Database, provider_id: UUID, day: date) -> bool:
         result = await session.execute(
             delete(Holiday).where(Holiday.provider_id == provider_id, Holiday.day == day)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return False
+        await _audit(session, provider_id, "provider.holiday_removed", day=day)
+        return True
 
 
-async def search(
-    db: Database, *, service_text: str | None
-) -> list[tuple[ProviderProfile, list[Service]]]:
-    """Providers with their active services whose name contains `service_text` (all, if None)."""
-    query = (
-        select(ProviderProfile, Service)
-        .join(Service, Service.provider_id == ProviderProfile.id)
-        .where(Service.active.is_(True))
-        .order_by(ProviderProfile.display_name, ProviderProfile.id, Service.name)
+async def _audit(session: AsyncSession, provider_id: UUID, action: str, **detail: Any) -> None:
+    """The provider changed their own settings: the entry commits with the change."""
+    connection = await session.connection()
+    actor = await audit.provider_actor(connection, provider_id)
+    await audit.record(
+        connection,
+        actor,
+        action,
+        now=datetime.now(UTC),
+        account_id=actor.id,
+        detail={"provider_id": provider_id, **detail},
     )
-    if service_text:
-        query = query.where(
-            func.lower(Service.name).contains(service_text.lower(), autoescape=True)
-        )
-    found: dict[UUID, tuple[ProviderProfile, list[Service]]] = {}
-    async with db.session() as session:
-        for profile, service in await session.execute(query):
-            found.setdefault(profile.id, (profile, []))[1].append(service)
-    return list(found.values())

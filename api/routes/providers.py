@@ -5,12 +5,13 @@ from typing import Annotated
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from api.deps import DatabaseDep
-from api.errors import APIError, not_found
-from api.schemas.common import Page
+from api.errors import APIError, DocumentedErrorRoute, not_found
+from api.limits import limit_search
+from api.schemas.common import Page, errors
 from api.schemas.providers import (
     NO_NUL,
     Availability,
@@ -18,14 +19,18 @@ from api.schemas.providers import (
     ProviderMatch,
     ProviderPublic,
     ServiceMatch,
-    ServicePublic,
     availability_json,
 )
-from db import providers, schedule
+from db import provider_search, providers, schedule
 from domain.availability import Slot, local_day_bounds
 from domain.timezones import parse_zone
 
-router = APIRouter(prefix="/providers", tags=["providers"])
+router = APIRouter(
+    prefix="/providers",
+    tags=["providers"],
+    route_class=DocumentedErrorRoute,
+    responses=errors(404, 422, 503),
+)
 
 MAX_RANGE_DAYS = 90
 DEFAULT_RANGE_DAYS = 7
@@ -40,7 +45,7 @@ def _zone(name: str) -> ZoneInfo:
         raise APIError(422, "invalid_timezone", f"tz: {err}") from err
 
 
-@router.get("")
+@router.get("", dependencies=[Depends(limit_search)])
 async def search_providers(
     db: DatabaseDep,
     service: Annotated[
@@ -48,38 +53,37 @@ async def search_providers(
     ] = None,
     day: Annotated[
         CalendarDay | None,
-        Query(alias="date", description="only providers with free time this day"),
+        Query(alias="date", description="only providers working this day, with its free slots"),
     ] = None,
     tz: Annotated[str, Query(description="IANA zone of `date` and of the times shown")] = "UTC",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[ProviderMatch]:
-    """Providers offering a service, optionally only those with free time on a date."""
+    """Providers offering a service, optionally only those working on a date, by name."""
     zone = _zone(tz)
-    bounds = local_day_bounds(day, zone) if day else None
-    now = datetime.now(UTC)
-    found: list[ProviderMatch] = []
-    for profile, services in await providers.search(db, service_text=service):
-        matches = []
-        for offered in services:
-            free, first = None, None
-            if bounds is not None:
-                slots = await schedule.open_slots(db, profile.id, offered.id, *bounds, now) or []
-                if not slots:
-                    continue
-                free, first = len(slots), slots[0].start.astimezone(zone)
-            public = ServicePublic.from_row(offered).model_dump()
-            matches.append(ServiceMatch(**public, free_slots=free, first_free=first))
-        if matches:
-            found.append(
-                ProviderMatch(
-                    id=profile.id,
-                    display_name=profile.display_name,
-                    timezone=profile.timezone,
-                    services=matches,
-                )
+    page = await provider_search.search(
+        db,
+        service_text=service,
+        window=local_day_bounds(day, zone) if day else None,
+        now=datetime.now(UTC),
+        limit=limit,
+        offset=offset,
+    )
+    return Page(
+        data=[
+            ProviderMatch(
+                id=found.provider.id,
+                display_name=found.provider.display_name,
+                timezone=found.provider.timezone,
+                services=[
+                    ServiceMatch.from_free_time(offered, free, zone)
+                    for offered, free in found.services
+                ],
             )
-    return Page(data=found[offset : offset + limit], count=len(found))
+            for found in page.found
+        ],
+        count=page.count,
+    )
 
 
 @router.get("/{provider_id}", responses={404: {"description": "no such provider"}})
@@ -93,6 +97,7 @@ async def get_provider(provider_id: UUID, db: DatabaseDep) -> ProviderPublic:
 
 @router.get(
     "/{provider_id}/availability",
+    dependencies=[Depends(limit_search)],
     response_model=Availability,
     responses={
         404: {"description": "no such provider or service"},

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, Field, field_validator, model_va
 from api.schemas.common import Clock, EndClock, Strict, zone_name
 from contract.messages import Money
 from db.models import ProviderProfile, Service
+from db.provider_search import NEXT_FREE_DAYS, FreeTime
 from domain.availability import Schedule, Slot, WorkingInterval
 from domain.reminders import (
     DEFAULT_LEADS_MINUTES,
@@ -324,8 +325,19 @@ def _local_iso(zone: ZoneInfo) -> Callable[[datetime], str]:
 
 
 class ServiceMatch(ServicePublic):
-    free_slots: int | None = Field(description="free slots on the date asked for, if one was")
-    first_free: datetime | None
+    free_slots: int | None = Field(
+        description="free slots on the date asked for, if one was (0: fully booked)"
+    )
+    first_free: datetime | None = Field(
+        description="the first of them; without a date, the next free slot within "
+        f"{NEXT_FREE_DAYS} days (in the zone asked for)"
+    )
+
+    @classmethod
+    def from_free_time(cls, service: Service, free: FreeTime, zone: ZoneInfo) -> ServiceMatch:
+        public = ServicePublic.from_row(service).model_dump()
+        first = free.first.start.astimezone(zone) if free.first else None
+        return cls(**public, free_slots=free.count, first_free=first)
 
 
 class ProviderMatch(BaseModel):

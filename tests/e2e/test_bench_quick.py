@@ -81,7 +81,22 @@ def test_quick_bench_runs_and_the_race_has_one_winner(tmp_path: Path) -> None:
         assert adapter["saw_change"] and not incremental["full_listing"], adapter
         assert incremental["requests"] >= incremental["pages"] >= 1, adapter
 
+    search = results["provider_search"]
+    assert search["providers"] == 2000 and search["services_each"] == 3
+    for variant in search["variants"]:
+        assert variant["count"] > 0 and variant["shown"] == search["page"], variant
+        assert _spread_ok(variant["p50"]), variant
+
+    load = results["availability_load"]
+    assert load["clients"] == 50 and load["errors"] == 0, load
+    assert _spread_ok(load["per_second"]) and _spread_ok(load["p99"])
+
+    assert {row["clients"] for row in results["login_latency"]} == {1, 10}
+    limiter = results["limiter"]
+    assert all(_spread_ok(limiter[kind]["added_pct"]) for kind in ("login", "booking"))
+    assert [check["storage"] for check in limiter["in_process"]] == ["memory", "redis"]
+
     statuses = {target["status"] for target in results["targets"]}
     assert statuses <= {"met", "NOT MET", "not measured"}
-    assert len(results["targets"]) == 5 + len(calendars["adapters"])
+    assert len(results["targets"]) == 7 + len(calendars["adapters"])
     assert "Targets" in finished.stdout

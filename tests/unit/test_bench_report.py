@@ -209,3 +209,89 @@ def test_the_calendar_sync_table_has_a_row_per_adapter_and_no_stack() -> None:
     # adapter, page size, full: requests pages auth busy s, incremental: the same and removed.
     assert " ".join(google) == "google 250 40 40 0 10000 0.50 1 1 0 1 0 0.50"
     assert caldav[2:5] == ["41", "40", "1"] and caldav[7:10] == ["2", "1", "1"]
+
+
+def _public(*, search_p50: float, login_added: float, booking_added: float) -> dict[str, Any]:
+    def variant(name: str, p50: float) -> dict[str, Any]:
+        figures = {q: _spread(p50 * k) for q, k in (("p50", 1), ("p95", 1.2), ("p99", 1.5))}
+        runs = [{"other_busy_cores": 0.4}] * 3
+        return {
+            "name": name,
+            "count": 1800,
+            **figures,
+            "api_cpu_ms": _spread(8.0),
+            "repetitions": runs,
+        }
+
+    def sides(p50_off: float, added: float) -> dict[str, Any]:
+        on = {"p50": _spread(p50_off * (1 + added / 100)), "p99": _spread(p50_off * 2)}
+        off = {"p50": _spread(p50_off), "p99": _spread(p50_off * 2)}
+        return {"on": on, "off": off, "added_pct": _spread(added)}
+
+    return {
+        "meta": _meta(),
+        "plan": {"name": "full", "repetitions": 3},
+        "provider_search": {
+            "providers": 2000,
+            "services_each": 3,
+            "page": 20,
+            "variants": [variant("by service", 9.0), variant("by service and date", search_p50)],
+        },
+        "availability_load": {
+            "clients": 50,
+            "window_s": 10.0,
+            "per_second": _spread(55.0),
+            "p50": _spread(800.0),
+            "p99": _spread(2100.0),
+            "errors": 0,
+        },
+        "login_latency": [
+            {
+                "clients": 1,
+                "p50": _spread(90.0),
+                "p95": _spread(95.0),
+                "p99": _spread(99.0),
+                "per_second": _spread(10.0),
+            }
+        ],
+        "limiter": {
+            "requests_per_repetition": 20,
+            "login": sides(90.0, login_added),
+            "booking": sides(40.0, booking_added),
+            "in_process": [
+                {"storage": "memory", "available": True, "checks": 500, "p50_us": 4.2}
+                | {"p99_us": 9.0, "mean_us": 5.0},
+                {"storage": "redis", "available": False, "reason": "no Redis at redis://x"},
+            ],
+        },
+    }
+
+
+def test_search_and_the_limiter_are_targets_measured_by_their_worst_figure() -> None:
+    found = report.targets(_public(search_p50=30.0, login_added=2.0, booking_added=-1.0))
+    assert [(t["target"], t["measured"], t["status"]) for t in found] == [
+        ("provider search p50 < 50 ms (2,000 providers x 3 services)", 30.0, "met"),
+        ("login and booking p50 within 10 % with limits on", 2.0, "met"),
+    ]
+    assert found[1]["note"] == (
+        "limiter per check in process: memory p50 4 us, redis not measured (no Redis at "
+        "redis://x) (a booking makes one check, a login two)"
+    )
+    slow = report.targets(_public(search_p50=55.0, login_added=3.0, booking_added=12.5))
+    assert [(t["measured"], t["status"]) for t in slow] == [(55.0, "NOT MET"), (12.5, "NOT MET")]
+
+
+def test_the_public_endpoints_rows_are_in_the_table() -> None:
+    results = _public(search_p50=30.0, login_added=2.0, booking_added=-1.0)
+    results["targets"] = report.targets(results)
+    table = report.table(results)
+    assert "every figure: min / median / max over 3 repetitions" in table
+    assert "Availability at 50 concurrent clients" in table
+    assert "req/s 55.0 / 55.0 / 55.0   p50 800.0 / 800.0 / 800.0 ms" in table
+    assert "GET /providers, 2,000 providers x 3 services, page of 20" in table
+    assert "by service and date" in table and "1800" in table and "8.0 / 8.0 / 8.0" in table
+    assert "(other processes kept up to 0.40 cores busy)" in table
+    assert "Login latency, POST /auth/login" in table
+    assert "2.0 / 2.0 / 2.0 %" in table
+    assert "one check in process, memory: p50 4.2 us" in table
+    assert "one check in process, redis: no Redis at redis://x" in table
