@@ -9,10 +9,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.middleware import ERROR_HEADERS
+from api.schemas.common import ErrorPublic
 from workflows.client import (
     BookingEngineUnavailable,
     BookingPending,
@@ -94,6 +97,7 @@ CONFLICTS = frozenset(
         "not_reschedulable",
         "not_awaiting_approval",
         "reschedule_limit_reached",
+        "too_many_holds",
     }
 )
 BOOKING_PENDING = APIError(
@@ -172,4 +176,20 @@ def install_error_handlers(app: FastAPI) -> None:
 def _internal_error(exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     body = {"code": "internal_error", "detail": "something went wrong on our side"}
-    return JSONResponse(body, 500)
+    # Sent from outside every middleware (Starlette's last resort): the headers come along.
+    return JSONResponse(body, 500, headers=ERROR_HEADERS)
+
+
+class DocumentedErrorRoute(APIRoute):
+    """A route whose documented errors all carry ErrorPublic's schema, a route's own ones too
+    (FastAPI replaces, not merges, a router's entry for the same status)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        responses = kwargs.get("responses") or {}
+        kwargs["responses"] = {
+            status: {"model": ErrorPublic, **response}
+            if str(status)[0] in "45" and not {"model", "content"} & response.keys()
+            else response
+            for status, response in responses.items()
+        }
+        super().__init__(path, endpoint, **kwargs)

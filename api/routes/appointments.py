@@ -5,10 +5,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4, uuid5
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Depends, Header, Response
 
 from api.deps import BookingsDep, CurrentUser, DatabaseDep, SettingsDep, SlotGateDep
-from api.errors import APIError, not_found
+from api.errors import APIError, DocumentedErrorRoute, not_found
+from api.limits import limit_booking
 from api.schemas.appointments import (
     AppointmentCreate,
     AppointmentPublic,
@@ -16,8 +17,9 @@ from api.schemas.appointments import (
     DecisionBody,
     RescheduleBody,
 )
+from api.schemas.common import errors
 from contract.messages import BookingInput, BookingState, CancelRequest, Decision, RescheduleRequest
-from db import booking_reads, notifications
+from db import audit, booking_reads, notifications
 from db.catalog import get_service
 from db.users import Account
 from domain.availability import SlotTaken
@@ -25,7 +27,12 @@ from domain.booking_state import BookingStatus
 from domain.reminders import leads_from_text
 from workflows.client import Answer, BookingClient, BookingClosed, BookingRefused
 
-router = APIRouter(prefix="/appointments", tags=["appointments"])
+router = APIRouter(
+    prefix="/appointments",
+    tags=["appointments"],
+    route_class=DocumentedErrorRoute,
+    responses=errors(400, 401, 404, 413, 422, 503),
+)
 
 SLOT_TAKEN = SlotTaken().detail
 # How soon a client should look again at a request still being worked on.
@@ -38,8 +45,13 @@ ACCEPTED: dict[int | str, dict[str, Any]] = {
 @router.post(
     "",
     status_code=201,
+    dependencies=[Depends(limit_booking)],
     responses={
-        409: {"description": "the slot is taken (code slot_unavailable)"},
+        409: {
+            "description": "the slot is taken (slot_unavailable), or the customer has too many "
+            "unpaid holds (too_many_holds)"
+        },
+        429: {"description": "too many booking requests from this customer (rate_limited)"},
         422: {"description": "the request breaks a scheduling rule"},
         503: {"description": "the booking engine or the database is unreachable"},
     },
@@ -82,6 +94,7 @@ async def create_appointment(
         approval_timeout=timedelta(hours=settings.approval_timeout_hours),
         max_reschedules=settings.max_reschedules,
         reminder_leads_minutes=leads_from_text(service.reminder_offsets),
+        request_id=audit.request_id_var.get(),
     )
     start_utc = body.start.astimezone(UTC)
     end_utc = start_utc + timedelta(minutes=service.duration_minutes)
@@ -141,6 +154,7 @@ async def get_appointment(
     """The booking as it is now: live from its workflow, or from the database once it has
     closed or while the booking engine cannot answer."""
     state = await _visible_state(booking_client, db, user, appointment_id, to_change=False)
+    await _audit_admin_read(db, user, state, "appointment")
     return _public(state, user, timezone)
 
 
@@ -156,7 +170,8 @@ async def get_invite(
     appointment_id: UUID, user: CurrentUser, db: DatabaseDep, booking_client: BookingsDep
 ) -> Response:
     """The booking's current calendar invite: the last one sent (a cancel's withdraws it)."""
-    await _visible_state(booking_client, db, user, appointment_id, to_change=False)
+    state = await _visible_state(booking_client, db, user, appointment_id, to_change=False)
+    await _audit_admin_read(db, user, state, "invite")
     ics = await notifications.latest_invite(db, appointment_id)
     if ics is None:
         raise APIError(404, "no_invite", "this booking has sent no invite yet: it is not confirmed")
@@ -190,7 +205,10 @@ async def cancel_appointment(
     if state.status in (BookingStatus.CANCELLED, BookingStatus.CANCELLING):
         return _answered(Answer(state, state.status == BookingStatus.CANCELLED), response, user)
     request = CancelRequest(
-        cancelled_by=_acting_as(user, state), reason=body.reason if body else ""
+        cancelled_by=_acting_as(user, state),
+        reason=body.reason if body else "",
+        actor_id=user.id,
+        request_id=audit.request_id_var.get(),
     )
     answer = await _closed_means_conflict(
         booking_client.cancel(appointment_id, request), state, "not_cancellable"
@@ -218,7 +236,12 @@ async def reschedule_appointment(
     """Move a confirmed booking to another free start of its service, before it starts: by its
     customer, its provider or an admin, under the same rules as a new booking."""
     state = await _visible_state(booking_client, db, user, appointment_id)
-    request = RescheduleRequest(start=body.start, requested_by=_acting_as(user, state))
+    request = RescheduleRequest(
+        start=body.start,
+        requested_by=_acting_as(user, state),
+        actor_id=user.id,
+        request_id=audit.request_id_var.get(),
+    )
     answer = await _closed_means_conflict(
         booking_client.reschedule(appointment_id, request), state, "not_reschedulable"
     )
@@ -227,7 +250,11 @@ async def reschedule_appointment(
 
 @router.post(
     "/{appointment_id}/approve",
-    responses={**ACCEPTED, 409: {"description": "not awaiting approval"}},
+    responses={
+        **ACCEPTED,
+        **errors(403),
+        409: {"description": "not awaiting approval"},
+    },
 )
 async def approve_appointment(
     appointment_id: UUID,
@@ -244,7 +271,11 @@ async def approve_appointment(
 
 @router.post(
     "/{appointment_id}/decline",
-    responses={**ACCEPTED, 409: {"description": "not awaiting approval"}},
+    responses={
+        **ACCEPTED,
+        **errors(403),
+        409: {"description": "not awaiting approval"},
+    },
 )
 async def decline_appointment(
     appointment_id: UUID,
@@ -276,7 +307,7 @@ async def _decide(
         send = booking_client.approve if approve else booking_client.decline
         try:
             answer = await _closed_means_conflict(
-                send(appointment_id, Decision(reason=body.reason if body else "")),
+                send(appointment_id, _decision(user, state, body)),
                 state,
                 "not_awaiting_approval",
             )
@@ -289,6 +320,16 @@ async def _decide(
             return _answered(answer, response, user)
     finished = state.status != BookingStatus.AWAITING_APPROVAL
     return _answered(Answer(state, finished), response, user)
+
+
+def _decision(user: Account, state: BookingState, body: DecisionBody | None) -> Decision:
+    admin = user.role == "admin" and state.provider_id != user.provider_id
+    return Decision(
+        reason=body.reason if body else "",
+        actor_id=user.id,
+        decided_by="admin" if admin else "provider",
+        request_id=audit.request_id_var.get(),
+    )
 
 
 def _already_decided(state: BookingState, approve: bool) -> bool:
@@ -355,6 +396,18 @@ def _acting_as(user: Account, state: BookingState) -> Literal["customer", "provi
     if state.customer_id == user.id:
         return "customer"
     return "admin" if user.role == "admin" else "provider"
+
+
+async def _audit_admin_read(db: DatabaseDep, user: Account, state: BookingState, what: str) -> None:
+    """An admin reading someone else's booking leaves an entry in the audit log."""
+    if user.role == "admin" and user.id != state.customer_id:
+        await audit.record_read(
+            db,
+            audit.Actor(user.id, "admin"),
+            now=datetime.now(UTC),
+            booking_id=state.booking_id,
+            detail={"read": what},
+        )
 
 
 def _may_see(user: Account, state: BookingState) -> bool:

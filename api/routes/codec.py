@@ -16,12 +16,18 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
 from api.deps import CurrentUser, SettingsDep, TemporalDep
-from api.errors import APIError
+from api.errors import APIError, DocumentedErrorRoute
+from api.schemas.common import errors
 from config import Settings
 from workflows.codec import PayloadDecryptionError
 
 PREFIX = "/codec"
-router = APIRouter(prefix=PREFIX, tags=["codec"])
+router = APIRouter(
+    prefix=PREFIX,
+    tags=["codec"],
+    route_class=DocumentedErrorRoute,
+    responses=errors(400, 401, 403, 413, 422),
+)
 
 
 def _from_base64(value: object) -> bytes:

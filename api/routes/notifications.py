@@ -18,20 +18,36 @@ from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 from api.deps import UNAUTHENTICATED, CurrentUser, DatabaseDep, SettingsDep
-from api.errors import APIError
-from api.schemas.common import Page
+from api.errors import APIError, DocumentedErrorRoute
+from api.schemas.common import Page, errors
 from api.schemas.notifications import EventsHandled, NotificationPublic
 from api.schemas.users import e164
 from api.security import user_id_from_token
 from contract.notifications import Delivery
+from db.audit import Actor, record_read
 from db.notification_reads import SentMessage, get_message, list_messages
 from db.notification_status import Report, opt_out_of_sms, record_reports
 from db.users import Account, get_account
 
-router = APIRouter(prefix="/users/me/notifications", tags=["notifications"])
+router = APIRouter(
+    prefix="/users/me/notifications",
+    tags=["notifications"],
+    route_class=DocumentedErrorRoute,
+    responses=errors(401, 422, 503),
+)
 # Included only in development (api/main.py): stored messages, to open in a browser.
-outbox = APIRouter(prefix="/users/me/notifications", tags=["notifications"])
-webhooks = APIRouter(prefix="/notifications", tags=["notifications"])
+outbox = APIRouter(
+    prefix="/users/me/notifications",
+    tags=["notifications"],
+    route_class=DocumentedErrorRoute,
+    responses=errors(401, 404, 422, 503),
+)
+webhooks = APIRouter(
+    prefix="/notifications",
+    tags=["notifications"],
+    route_class=DocumentedErrorRoute,
+    responses=errors(400, 403, 404, 413, 503),
+)
 
 MAX_OFFSET = 10_000_000  # as the other lists: far past any real one
 
@@ -71,6 +87,14 @@ async def my_notifications(
         limit=limit,
         offset=offset,
     )
+    if everyone:
+        await record_read(
+            db,
+            Actor(user.id, "admin"),
+            now=datetime.now(UTC),
+            booking_id=appointment_id,
+            detail={"read": "notifications"},
+        )
     public = [NotificationPublic.model_validate(m._asdict()) for m in messages]
     return Page(data=public, count=total)
 
@@ -101,6 +125,15 @@ async def _readable(db: DatabaseDep, reader: Account, notification_id: UUID) -> 
     message = await get_message(db, notification_id)
     if message is None or (message.user_id != reader.id and reader.role != "admin"):
         raise APIError(404, "notification_not_found", "no message of yours with that id")
+    if message.user_id != reader.id:
+        await record_read(
+            db,
+            Actor(reader.id, "admin"),
+            now=datetime.now(UTC),
+            booking_id=message.appointment_id,
+            account_id=message.user_id,
+            detail={"read": "message", "notification_id": notification_id},
+        )
     return message
 
 

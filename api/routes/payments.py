@@ -7,7 +7,8 @@ from fastapi import APIRouter, Header, Request
 
 from activities.payments.port import InvalidWebhook
 from api.deps import BookingsDep, DatabaseDep, PaymentsDep
-from api.errors import APIError
+from api.errors import APIError, DocumentedErrorRoute
+from api.schemas.common import errors
 from api.schemas.payments import WebhookReceipt
 from contract.messages import PaymentEvent
 from db import payments as ledger
@@ -15,7 +16,12 @@ from db.engine import Database
 from workflows.client import BookingClient, Delivery
 
 log = logging.getLogger("booking.api")
-router = APIRouter(prefix="/payments", tags=["payments"])
+router = APIRouter(
+    prefix="/payments",
+    tags=["payments"],
+    route_class=DocumentedErrorRoute,
+    responses=errors(400, 413, 503),
+)
 
 
 @router.post(

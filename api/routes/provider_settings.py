@@ -9,7 +9,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from api.deps import CurrentProvider, DatabaseDep
-from api.errors import APIError, not_found
+from api.errors import APIError, DocumentedErrorRoute, not_found
+from api.schemas.common import errors
 from api.schemas.providers import (
     CalendarDay,
     HolidayCreate,
@@ -26,7 +27,12 @@ from api.schemas.providers import (
 )
 from db import providers
 
-router = APIRouter(prefix="/providers/me", tags=["provider settings"])
+router = APIRouter(
+    prefix="/providers/me",
+    tags=["provider settings"],
+    route_class=DocumentedErrorRoute,
+    responses=errors(400, 401, 403, 404, 409, 413, 422, 503),
+)
 
 
 def _provider_id(provider: CurrentProvider) -> UUID:

@@ -9,11 +9,17 @@ from fastapi import APIRouter
 
 from activities.payments.sandbox import IntentNotPayable, SandboxPaymentGateway, UnknownIntent
 from api.deps import BookingsDep, CurrentUser, DatabaseDep, PaymentsDep
-from api.errors import APIError, not_found
+from api.errors import APIError, DocumentedErrorRoute, not_found
 from api.routes.payments import deliver_payment_event
+from api.schemas.common import errors
 from db import booking_reads
 
-router = APIRouter(prefix="/sandbox/payments", tags=["sandbox"])
+router = APIRouter(
+    prefix="/sandbox/payments",
+    tags=["sandbox"],
+    route_class=DocumentedErrorRoute,
+    responses=errors(401, 404, 409, 503),
+)
 
 # Like a checkout page that returns once the payment is settled, wait this long at most for the
 # booking to act on the webhook, so the next GET already shows the outcome.

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import re
 from datetime import time
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from domain.timezones import parse_zone
 
@@ -58,3 +58,30 @@ class Page(BaseModel, Generic[T]):
 
     data: list[T]
     count: int
+
+
+class ErrorPublic(BaseModel):
+    """Every error a client sees (api/errors.py): a stable code and a readable sentence."""
+
+    code: str
+    detail: str
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="validation_error only: each invalid field's loc, msg, type"
+    )
+
+
+ERROR_DESCRIPTIONS = {
+    400: "the body cannot be read as the type it claims",
+    401: "not signed in, or the token is invalid or expired",
+    403: "signed in, but not allowed (providers_only, admins_only, ...)",
+    404: "nothing of yours with that id",
+    409: "refused by the resource's state",
+    413: "the body is over the size limit (body_too_large)",
+    422: "the request is invalid (validation_error, or the rule its code names)",
+    503: "a dependency cannot be reached; try again after Retry-After seconds",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for errors a router's routes answer, with their body's schema."""
+    return {s: {"model": ErrorPublic, "description": ERROR_DESCRIPTIONS[s]} for s in statuses}

@@ -1,10 +1,12 @@
-"""Schemathesis over the whole OpenAPI schema of the real app: no answer is a 5xx, except a 503
-that says when to retry."""
+"""Schemathesis over the whole OpenAPI schema of the real app, as a customer, a provider and an
+admin: no answer is a 5xx (except a 503 that says when to retry), and every answer is one the
+schema documents: its status code, content type, headers and body."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -13,20 +15,45 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import Case, GenerationMode
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
-from tests.integration.api_helpers import provider_with_service, sign_up
+from tests.integration.api_cast import (
+    CONFIGURED,
+    ERASES_THE_CALLER,
+    Cast,
+    api_with,
+    make_cast,
+)
 from tests.temporal_fixtures import Saga
 
-EXAMPLES_PER_OPERATION = 12
+# Per operation and generation mode (valid, invalid); every case is sent once per role.
+EXAMPLES_PER_OPERATION = 15
+MIN_CASES = 1000
+ROLES = ("customer", "provider", "admin")
+CONFORMANCE = [
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 
 
-def _generate(spec: dict[str, Any], known: dict[str, str]) -> list[tuple[str, Case]]:
-    """Cases for every operation, valid and invalid; half of them name the real provider and
-    service, so requests get past the 404s into the handlers."""
+def _generate(spec: dict[str, Any], known: dict[str, str]) -> tuple[set[str], list[Case]]:
+    """Every operation's label, and cases for each, valid and invalid; half of them name the
+    real booking, provider, service, message, payment and calendar connection, so requests get
+    past the 404s into the handlers."""
     schema = schemathesis.openapi.from_dict(spec)
-    cases: list[tuple[str, Case]] = []
+    labels: set[str] = set()
+    cases: list[Case] = []
     for result in schema.get_all_operations():
         operation = result.ok()
+        labels.add(operation.label)
         names = {p.name for p in operation.path_parameters}
         queries = {p.name for p in operation.query}
         real_path = {name: value for name, value in known.items() if name in names}
@@ -47,12 +74,12 @@ def _generate(spec: dict[str, Any], known: dict[str, str]) -> list[tuple[str, Ca
             )
             @given(case=strategy)
             def collect(case: Case) -> None:
-                cases.append((case.operation.label, case))
+                cases.append(case)
 
             # An operation without inputs has no invalid request to make.
             with contextlib.suppress(Unsatisfiable):
                 collect()
-    return cases
+    return labels, cases
 
 
 def _request(case: Case, headers: dict[str, str]) -> dict[str, Any]:
@@ -77,26 +104,58 @@ def _request(case: Case, headers: dict[str, str]) -> dict[str, Any]:
     return request
 
 
-async def test_no_request_gets_a_server_error(api: httpx.AsyncClient, saga: Saga) -> None:
-    customer = await sign_up(api)
-    provider_headers, provider, service = await provider_with_service(api)
-    known = {"provider_id": provider, "service_id": service}
-    spec = (await api.get("/openapi.json")).json()
-    cases = await asyncio.to_thread(_generate, spec, known)
-    operations = {name for name, _ in cases}
-    assert len(operations) >= 20, sorted(operations)
+def _nonconformance(case: Case, response: httpx.Response, headers: dict[str, str]) -> str | None:
+    try:
+        case.validate_response(response, checks=CONFORMANCE, headers=headers)
+    except FailureGroup as failures:
+        return "; ".join(sorted({f.title for f in failures.exceptions}))
+    return None
 
-    server_errors: list[str] = []
-    for name, case in cases:
-        # A provider's own settings need a provider; everything else is asked as a customer.
-        headers = provider_headers if case.path.startswith("/providers/me") else customer
-        response = await api.request(**_request(case, headers))
-        if response.status_code < 500:
-            continue
-        if response.status_code == 503 and "Retry-After" in response.headers:
-            continue
-        server_errors.append(
-            f"{name} -> {response.status_code} {response.text[:200]}\n"
-            f"  {case.as_curl_command(headers=headers)}"
-        )
-    assert not server_errors, "\n".join(server_errors)
+
+async def _send_as_everyone(
+    api: httpx.AsyncClient, cast: Cast, case: Case
+) -> list[tuple[str, httpx.Response, dict[str, str]]]:
+    answers = []
+    for role in ROLES:
+        erases = (case.method.upper(), case.operation.path) in ERASES_THE_CALLER
+        headers = await cast.fresh(api, role) if erases else cast.callers[role]
+        answers.append((role, await api.request(**_request(case, headers)), headers))
+    return answers
+
+
+async def test_every_answer_is_documented_and_none_is_a_server_error(
+    api: httpx.AsyncClient, saga: Saga
+) -> None:
+    async with api_with(api, **CONFIGURED) as client:
+        cast = await make_cast(client)
+        spec = (await client.get("/openapi.json")).json()
+        labels, cases = await asyncio.to_thread(_generate, spec, cast.ids)
+        assert len(cases) >= MIN_CASES, f"only {len(cases)} cases generated"
+        never = labels - {case.operation.label for case in cases}
+        assert not never, f"operations no case exercised: {sorted(never)}"
+
+        server_errors: list[str] = []
+        undocumented: Counter[str] = Counter()
+        examples: dict[str, str] = {}
+        statuses: Counter[int] = Counter()
+        for case in cases:
+            for role, response, headers in await _send_as_everyone(client, cast, case):
+                statuses[response.status_code] += 1
+                where = f"{case.operation.label} as {role} -> {response.status_code}"
+                if response.status_code >= 500 and not (
+                    response.status_code == 503 and "Retry-After" in response.headers
+                ):
+                    server_errors.append(
+                        f"{where} {response.text[:200]}\n  {case.as_curl_command(headers=headers)}"
+                    )
+                problem = _nonconformance(case, response, headers)
+                if problem is not None:
+                    key = f"{case.operation.label} {response.status_code}: {problem}"
+                    undocumented[key] += 1
+                    examples.setdefault(key, response.text[:200])
+    report = server_errors + [
+        f"{key} (x{count}): {examples[key]}" for key, count in sorted(undocumented.items())
+    ]
+    assert not report, "\n".join(report)
+    # The real ids and the three roles take many requests past validation and authorization.
+    assert sum(n for status, n in statuses.items() if status < 400) > len(cases) // 4, statuses
