@@ -14,10 +14,11 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request, Response
 
 from activities.calendars.accounts import CalendarAccounts
+from activities.calendars.addresses import require_public_host
 from activities.calendars.caldav_account import connect_caldav
 from activities.calendars.port import CalendarRefused, CalendarRetryLater, GrantBroken
-from api.deps import CurrentProvider, DatabaseDep, ServicesDep
-from api.errors import APIError, not_found
+from api.deps import CurrentProvider, DatabaseDep, ServicesDep, SettingsDep
+from api.errors import APIError, DocumentedErrorRoute, not_found
 from api.schemas.calendars import (
     AuthorizationStarted,
     CalDavConnect,
@@ -26,6 +27,7 @@ from api.schemas.calendars import (
     ConnectionPublic,
     SyncInitiated,
 )
+from api.schemas.common import errors
 from contract.calendars import CalendarInfo, CalendarKind, ConnectionStatus
 from db import calendar_connections as store
 from db.users import Account
@@ -33,7 +35,12 @@ from domain.timezones import utc_now
 from workflows.calendar_client import CalendarSyncClient
 from workflows.client import BookingEngineUnavailable
 
-router = APIRouter(prefix="/calendar", tags=["calendars"])
+router = APIRouter(
+    prefix="/calendar",
+    tags=["calendars"],
+    route_class=DocumentedErrorRoute,
+    responses=errors(400, 401, 403, 404, 409, 413, 422, 503),
+)
 OAuthKind = Literal["google", "microsoft"]
 # How long the provider has to answer the vendor's consent screen.
 AUTHORIZATION_TTL = timedelta(minutes=15)
@@ -97,12 +104,15 @@ async def connect_caldav_account(
     db: DatabaseDep,
     accounts: AccountsDep,
     syncs: SyncsDep,
+    settings: SettingsDep,
 ) -> ConnectionPublic:
     """Connect a CalDAV account (iCloud, Fastmail, Nextcloud...). The login is checked first;
     the password is stored sealed. Connecting the same account again replaces its password and
     mends a broken connection. Its calendars are read at once, then every few minutes."""
     password = body.password.get_secret_value()
     with _vendor_answers():
+        if not settings.caldav_private_hosts_allowed:
+            await require_public_host(body.url)
         account, calendars = await connect_caldav(body.url, body.username, password)
     await account.aclose()
     return await _connected(
@@ -313,7 +323,7 @@ async def disconnect(
 ) -> Response:
     """Disconnect: the sync stops and the busy time this connection brought is removed."""
     connection = await _owned(db, connection_id, provider)
-    await store.disconnect(db, connection.id)
+    await store.disconnect(db, connection.id, now=utc_now())
     # With the engine down the sync stops by itself: its next run finds the connection gone.
     with contextlib.suppress(BookingEngineUnavailable):
         await syncs.stop(connection.id)

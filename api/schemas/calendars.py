@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 from uuid import UUID
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from api.schemas.common import Strict
 from api.schemas.providers import NO_NUL
@@ -25,6 +26,18 @@ class CalDavConnect(Strict):
     )
     username: str = Field(min_length=1, max_length=320, pattern=NO_NUL)
     password: SecretStr = Field(min_length=1, max_length=1024)
+
+    @field_validator("url")
+    @classmethod
+    def _server_address(cls, url: str) -> str:
+        try:
+            parts = urlsplit(url)
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            raise ValueError("the CalDAV address is not a valid URL") from None
+        if not parts.hostname or not port_ok:
+            raise ValueError("the CalDAV address must name a server: https://host/path")
+        return url
 
 
 class CalendarChoice(Strict):
