@@ -9,7 +9,7 @@ from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.serialization import load_der_public_key
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that ship in the repository for local use; production must bring its own.
@@ -98,8 +98,12 @@ class Settings(BaseSettings):
     google_calendar_api_base: str | None = None
     graph_api_base: str | None = None
     calendar_oauth_ca_bundle: str | None = None
+    # CalDAV servers on loopback or private addresses (a Nextcloud on the LAN): allowed in
+    # development; in production only when set, since a provider chooses the address (SSRF).
+    caldav_private_hosts: bool | None = None
 
-    # --- Abuse limits (issue #13). Limits are `limits` strings: "N/minute", "N per 15 minutes".
+    # --- Abuse limits (issue #13). Limits are `limits` strings: "N/minute", "N per 15 minutes",
+    # several joined by ";". Each is a moving window.
     # memory:// keeps counts in the process (one API replica); redis://host:port/db shares them.
     rate_limit_storage: str = "memory://"
     rate_limits_enabled: bool = True
@@ -124,14 +128,71 @@ class Settings(BaseSettings):
     api_docs: bool = True
 
     # --- Privacy (issue #13): retention of what is no longer needed.
+    # How often the retention workflow (a Temporal Schedule) purges what is past these periods.
+    retention_interval_hours: int = Field(default=24, gt=0)
+    # Days after it was sent that a message of an ended booking keeps its text and address.
+    retention_message_days: int = Field(default=90, gt=0)
+    # Days a handled payment webhook event stays in the ledger; gateways retry for up to 3.
+    retention_payment_event_days: int = Field(default=90, ge=7)
+    # Days an expired or used calendar authorization (a sealed PKCE verifier) is kept.
+    retention_calendar_authorization_days: int = Field(default=1, gt=0)
 
     # --- Telemetry (issue #13).
+    # Log lines as JSON (for collectors) or for a person at a terminal; unset: console in
+    # development, JSON elsewhere.
+    log_format: Literal["json", "console"] | None = Field(default=None, validate_default=True)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # The API's GET /metrics (Prometheus); with a token, a scraper must send it as a bearer token.
+    api_metrics: bool = True
+    metrics_token: SecretStr | None = None
+    # The worker's Temporal SDK metrics at http://HOST:PORT/metrics; port 0 turns them off. A
+    # second worker on one host finds the port taken and runs without them, saying so.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9464, ge=0, lt=65536)
+    # An OTLP/HTTP collector (http://collector:4318) for traces; unset: no tracing at all.
+    otel_exporter_otlp_endpoint: str | None = None
 
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, url: str) -> str:
         if not url.startswith(("sqlite", "postgres")):
             raise ValueError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        return url
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format_for_environment(
+        cls, log_format: str | None, info: ValidationInfo
+    ) -> str | None:
+        if log_format is not None:
+            return log_format
+        return "console" if info.data.get("environment") == "development" else "json"
+
+    @field_validator(
+        "rate_limit_login_account",
+        "rate_limit_login_ip",
+        "rate_limit_register_ip",
+        "rate_limit_booking_customer",
+        "rate_limit_search_ip",
+    )
+    @classmethod
+    def _readable_rate_limit(cls, value: str, info: ValidationInfo) -> str:
+        import limits
+
+        name = (info.field_name or "rate limit").upper()
+        try:
+            items = limits.parse_many(value)
+        except ValueError:
+            raise ValueError(f'{name} must read like "10/minute" or "5 per 15 minutes"') from None
+        if not items or any(item.amount < 1 for item in items):
+            raise ValueError(f"{name} must allow at least one request")
+        return value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _known_rate_limit_storage(cls, url: str) -> str:
+        if not url.removeprefix("async+").startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError("RATE_LIMIT_STORAGE must be memory:// or a redis:// URL")
         return url
 
     @field_validator("sendgrid_webhook_public_key")
@@ -191,12 +252,24 @@ class Settings(BaseSettings):
             )
         if self.payment_gateway == "stripe" and self.stripe_api_key is None:
             raise ValueError("STRIPE_API_KEY is required when PAYMENT_GATEWAY=stripe")
+        if self.api_metrics and self.metrics_token is None:
+            # Request counts by route and status tell a stranger too much about the service.
+            raise ValueError(
+                "METRICS_TOKEN is required in production for the API's /metrics "
+                "(or API_METRICS=false to turn it off)"
+            )
         return self
 
     @property
     def payload_keys(self) -> dict[str, bytes]:
         """Payload keys by id, in order: the first encrypts, all of them decrypt."""
         return parse_payload_keys(self.payload_encryption_keys.get_secret_value())
+
+    @property
+    def caldav_private_hosts_allowed(self) -> bool:
+        if self.caldav_private_hosts is None:
+            return self.environment == "development"
+        return self.caldav_private_hosts
 
     @property
     def is_sqlite(self) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -12,6 +12,7 @@ from temporalio.client import Client
 from activities.calendars.accounts import CalendarAccounts
 from activities.payments.port import PaymentGateway
 from api.errors import APIError
+from api.passwords import PasswordHasher
 from api.security import user_id_from_token
 from api.slot_gate import SlotGate
 from config import Settings
@@ -19,6 +20,9 @@ from db.engine import Database
 from db.users import Account, get_account
 from workflows.calendar_client import CalendarSyncClient
 from workflows.client import BookingClient
+
+if TYPE_CHECKING:  # api.limits builds its dependencies on this module's
+    from api.limits import RateLimiter
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,8 @@ class AppServices:
     bookings: BookingClient
     calendars: CalendarAccounts
     calendar_syncs: CalendarSyncClient
+    limiter: RateLimiter
+    passwords: PasswordHasher
     slot_gate: SlotGate = field(default_factory=SlotGate)
 
 
@@ -69,12 +75,17 @@ async def _bookings(services: ServicesDep) -> BookingClient:
     return services.bookings
 
 
+async def _passwords(services: ServicesDep) -> PasswordHasher:
+    return services.passwords
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 DatabaseDep = Annotated[Database, Depends(_db)]
 TemporalDep = Annotated[Client, Depends(_temporal)]
 PaymentsDep = Annotated[PaymentGateway, Depends(_payments)]
 SlotGateDep = Annotated[SlotGate, Depends(_slot_gate)]
 BookingsDep = Annotated[BookingClient, Depends(_bookings)]
+PasswordsDep = Annotated[PasswordHasher, Depends(_passwords)]
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 
@@ -113,3 +124,12 @@ async def _current_provider(user: CurrentUser) -> Account:
 
 
 CurrentProvider = Annotated[Account, Depends(_current_provider)]
+
+
+async def _current_admin(user: CurrentUser) -> Account:
+    if user.role != "admin":
+        raise APIError(403, "admins_only", "only an admin may do this")
+    return user
+
+
+CurrentAdmin = Annotated[Account, Depends(_current_admin)]

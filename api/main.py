@@ -6,13 +6,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from activities.calendars.accounts import CalendarAccounts
 from activities.payments import gateway_from_settings
 from api.deps import AppServices
 from api.errors import install_error_handlers
+from api.limits import RateLimiter
+from api.middleware import ApiCORS, BodyLimit, SecurityHeaders
+from api.passwords import PasswordHasher
 from api.routes import (
+    admin,
     appointments,
     auth,
     calendars,
@@ -25,21 +29,27 @@ from api.routes import (
     sandbox,
     users,
 )
+from api.telemetry import FASTAPI_TELEMETRY, bind_booking_id, install_telemetry
 from config import Settings, get_settings
 from db.engine import Database
+from telemetry.logs import configure_logging
+from telemetry.tracing import temporal_interceptors
 from workflows.calendar_client import CalendarSyncClient
 from workflows.client import BookingClient, connect
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database.from_settings(settings)
         # Lazy: the API starts (and /health answers) even while Temporal is still coming up.
-        temporal = await connect(settings, lazy=True)
+        temporal = await connect(settings, lazy=True, interceptors=temporal_interceptors(settings))
         payments_gateway = gateway_from_settings(settings, db)
+        limiter = RateLimiter.from_settings(settings)
+        passwords = PasswordHasher(settings.password_hash_threads)
         app.state.services = AppServices(
             settings=settings,
             db=db,
@@ -52,10 +62,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.temporal_task_queue,
                 timedelta(minutes=settings.calendar_sync_minutes),
             ),
+            limiter=limiter,
+            passwords=passwords,
         )
         try:
             yield
         finally:
+            await limiter.aclose()
+            passwords.close()
             await payments_gateway.aclose()
             await db.dispose()
 
@@ -64,6 +78,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Appointment booking where every booking is a durable Temporal workflow",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(bind_booking_id)],
+        telemetry=FASTAPI_TELEMETRY,
+        docs_url="/docs" if settings.api_docs else None,
+        redoc_url="/redoc" if settings.api_docs else None,
+        openapi_url="/openapi.json" if settings.api_docs else None,
     )
     install_error_handlers(app)
     # /providers/me before /providers/{provider_id}, which would otherwise claim "me".
@@ -78,12 +97,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         notifications.webhooks,
         payments.router,
         calendars.router,
+        admin.router,
     ):
         app.include_router(router)
     app.include_router(codec.router, dependencies=codec.access(settings))
+    # The last added runs first: headers on every answer, CORS on the 413 too.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(codec.CodecCORS, allow_origins=settings.codec_cors_origins)
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            ApiCORS, allow_origins=settings.cors_allow_origins, skip_prefix=codec.PREFIX
+        )
+    app.add_middleware(SecurityHeaders, docs=settings.api_docs)
     if settings.environment == "development":
         app.include_router(notifications.outbox)
     if settings.payment_gateway == "sandbox":
         app.include_router(sandbox.router)
+    install_telemetry(app, settings)  # last: its middleware is the outermost
     return app

@@ -65,11 +65,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
+    """Settings for tests; rate limits off (the tests make many requests from one address),
+    except where a test turns them on (tests/integration/test_limits.py)."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         environment="development",
         database_url=database_url,
-        **overrides,  # type: ignore[arg-type]
+        **({"rate_limits_enabled": False} | overrides),  # type: ignore[arg-type]
     )
 
 

@@ -92,6 +92,12 @@ def running_stack(
         "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
         "TEMPORAL_TASK_QUEUE": "bookings-e2e",
         "PAYMENT_GATEWAY": "sandbox",
+        # One client address and one customer make many requests and holds here; the limits
+        # have their own tests (tests/integration/test_limits.py).
+        "RATE_LIMITS_ENABLED": "false",
+        "MAX_OPEN_HOLDS": "1000",
+        # Several workers run at once in the fault tests: none takes the metrics port.
+        "WORKER_METRICS_PORT": "0",
         **(extra_env or {}),
     }
     api = processes.api(api_port, env, logs / "api.log")

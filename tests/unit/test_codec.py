@@ -121,6 +121,7 @@ def test_production_refuses_the_dev_key(keys: str) -> None:
         "payment_gateway": "stripe",
         "stripe_api_key": "sk_live_real",
         "calendar_secret_keys": base64.urlsafe_b64encode(b"c" * 32).decode(),
+        "metrics_token": "a-scraper-token",
     }
     with pytest.raises(ValidationError, match="must not contain the development key"):
         _settings(environment="production", payload_encryption_keys=keys, **real)

@@ -76,6 +76,7 @@ def test_app_services_configure_exactly_what_settings_reads(
         "JWT_SECRET": "a-long-random-production-jwt-secret",
         "PAYLOAD_ENCRYPTION_KEYS": "2026:" + base64.b64encode(b"p" * 32).decode(),
         "CALENDAR_SECRET_KEYS": base64.urlsafe_b64encode(b"c" * 32).decode(),
+        "METRICS_TOKEN": "a-long-random-metrics-token",
     }
     values = {key: _interpolate(str(value), secrets) for key, value in environment.items()}
     settings = Settings(_env_file=None, **{k.lower(): v for k, v in values.items()})  # type: ignore[arg-type]
@@ -87,3 +88,32 @@ def test_app_services_configure_exactly_what_settings_reads(
     with pytest.raises(KeyError):
         for value in environment.values():
             _interpolate(str(value), {})
+
+
+def test_prometheus_scrapes_the_api_and_every_worker(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    prometheus = services["prometheus"]
+    image, _, tag = prometheus["image"].partition(":")
+    assert image == "prom/prometheus" and tag and tag != "latest"
+    mounted = {volume.split(":")[1]: volume.split(":")[0] for volume in prometheus["volumes"]}
+    config_path = mounted["/etc/prometheus/prometheus.yml"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    config = yaml.safe_load((ROOT / config_path).read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+
+    # The API: where uvicorn listens, with the token the API requires.
+    api = services["api"]
+    port = api["command"][api["command"].index("--port") + 1]
+    assert jobs["api"]["static_configs"][0]["targets"] == [f"api:{port}"]
+    assert jobs["api"]["metrics_path"] == "/metrics"
+    assert api["environment"]["METRICS_TOKEN"].startswith("${METRICS_TOKEN:?")
+    assert compose["secrets"]["metrics_token"] == {"environment": "METRICS_TOKEN"}
+    assert "metrics_token" in prometheus["secrets"]
+    assert jobs["api"]["authorization"]["credentials_file"] == "/run/secrets/metrics_token"
+
+    # Every worker replica, on the port its Runtime serves, reachable from Prometheus.
+    worker = services["worker"]["environment"]
+    assert worker["WORKER_METRICS_HOST"] == "0.0.0.0"
+    (discovery,) = jobs["worker"]["dns_sd_configs"]
+    assert discovery["names"] == ["worker"] and discovery["type"] == "A"
+    assert discovery["port"] == int(worker["WORKER_METRICS_PORT"])

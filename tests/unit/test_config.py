@@ -67,6 +67,7 @@ REAL = {
     "stripe_api_key": "sk_live_real",
     "payload_encryption_keys": "k1:" + base64.b64encode(b"k" * 32).decode(),
     "calendar_secret_keys": base64.urlsafe_b64encode(b"c" * 32).decode(),
+    "metrics_token": "a-scraper-token",
 }
 
 
@@ -79,6 +80,14 @@ def test_production_refuses_the_sandbox_gateway() -> None:
     """The sandbox takes no money and its checkout pays by curl: never outside development."""
     with pytest.raises(ValidationError, match="PAYMENT_GATEWAY=sandbox"):
         _settings(environment="production", **{**REAL, "payment_gateway": "sandbox"})
+
+
+def test_production_keeps_metrics_behind_a_token() -> None:
+    """Counts by route and status are for the operator's scraper, not for anyone who asks."""
+    untokened = {k: v for k, v in REAL.items() if k != "metrics_token"}
+    with pytest.raises(ValidationError, match="METRICS_TOKEN is required"):
+        _settings(environment="production", **untokened)
+    assert _settings(environment="production", api_metrics=False, **untokened)
 
 
 def test_an_unknown_database_is_refused() -> None:
