@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -13,6 +13,7 @@ from activities.calendars.accounts import CalendarAccounts
 from activities.payments.port import PaymentGateway
 from api.errors import APIError
 from api.passwords import PasswordHasher
+from api.rate_limiter import RateLimiter
 from api.security import user_id_from_token
 from api.slot_gate import SlotGate
 from config import Settings
@@ -20,9 +21,6 @@ from db.engine import Database
 from db.users import Account, get_account
 from workflows.calendar_client import CalendarSyncClient
 from workflows.client import BookingClient
-
-if TYPE_CHECKING:  # api.limits builds its dependencies on this module's
-    from api.limits import RateLimiter
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ from activities.calendars.accounts import CalendarAccounts
 from activities.payments import gateway_from_settings
 from api.deps import AppServices
 from api.errors import install_error_handlers
-from api.limits import RateLimiter
 from api.middleware import ApiCORS, BodyLimit, SecurityHeaders
 from api.passwords import PasswordHasher
+from api.rate_limiter import RateLimiter
 from api.routes import (
     admin,
     appointments,

@@ -23,7 +23,7 @@ import httpx
 import redis.asyncio
 from limits import parse_many
 
-from api.limits import RateLimiter, Rule
+from api.rate_limiter import RateLimiter, Rule
 from bench.scenarios import book, open_connections
 from bench.seed import PASSWORD, BenchData
 from bench.stack import Stack

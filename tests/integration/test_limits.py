@@ -22,7 +22,7 @@ from temporalio.worker import Worker
 from activities.booking import BookingActivities
 from activities.payments.sandbox import SandboxPaymentGateway
 from api.errors import APIError
-from api.limits import RateLimiter, Rule
+from api.rate_limiter import RateLimiter, Rule
 from config import Settings
 from contract.messages import HoldRequest
 from db import holds

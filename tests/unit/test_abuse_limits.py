@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from api.limits import Rule, rules_from_settings
+from api.rate_limiter import Rule, rules_from_settings
 from config import Settings
 from db.login_throttle import LoginPolicy
 
