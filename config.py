@@ -41,6 +41,15 @@ class Settings(BaseSettings):
     approval_timeout_hours: int = Field(default=48, gt=0)
     # Each move adds to a long-lived workflow's history: moves per booking are capped.
     max_reschedules: int = Field(default=10, ge=0, le=100)
+    # A reminder is rendered and recorded up to this long before its instant (each booking a
+    # little earlier or later in the second half of it), then sent at the instant: a thousand
+    # reminders due at 09:00:00 are prepared over the minute before and leave on time. 0 turns
+    # it off (each is prepared at its instant, after its timer).
+    reminder_prepare_seconds: int = Field(default=120, ge=0, le=600)
+    # Activities one worker runs at once. A prepared reminder waits for its instant in one, so
+    # this bounds the reminders that can fall due within REMINDER_PREPARE_SECONDS of each other
+    # per worker; the waits are asleep and cost nothing but the slot.
+    worker_max_activities: int = Field(default=2000, ge=1)
     payment_gateway: Literal["sandbox", "stripe"] = "sandbox"
     payment_webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
     stripe_api_key: SecretStr | None = None

@@ -71,6 +71,7 @@ def build_worker(
         # check runs where it can fail a build: every workflow test runs in the sandbox.
         workflow_runner=UnsandboxedWorkflowRunner(),
         interceptors=[ActivityLogContext()],
+        max_concurrent_activities=settings.worker_max_activities,
     )
 
 

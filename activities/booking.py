@@ -136,8 +136,13 @@ class BookingActivities:
 
     @activity.defn
     async def tell_people(self, tell: Tell) -> None:
-        """Email and SMS the booking's people about what happened, once per message."""
-        await self._teller.tell(tell)
+        """Email and SMS the booking's people about what happened, once per message. A
+        prepared reminder waits in here for its instant, counted on the server's clock (the
+        one its `send_at` came from: also right on the time-skipping test server)."""
+        send_in = None
+        if tell.send_at is not None:
+            send_in = (tell.send_at - activity.info().started_time).total_seconds()
+        await self._teller.tell(tell, send_in=send_in)
 
     @activity.defn
     async def mirror_booking(self, request: BookingRef) -> int:

@@ -28,6 +28,9 @@ class Plan:
     # saga_clients customers, and how long after it every reminder must have been recorded.
     reminder_bookings: int
     reminders_within_s: float
+    # REMINDER_PREPARE_SECONDS on the bench's stack; the bookings are all made this long before
+    # their reminders' instant, as bookings made days ahead would be.
+    reminder_prepare_s: int
     # Calendar sync: events in each adapter's calendar, synced in full, then after one change.
     calendar_events: int
     # Provider search: providers seeded (3 services each), sequential requests per variant.
@@ -57,6 +60,7 @@ FULL = Plan(
     warmup_rounds=2,
     reminder_bookings=1000,
     reminders_within_s=300.0,
+    reminder_prepare_s=120,  # the default
     calendar_events=10_000,
 )
 
@@ -77,6 +81,7 @@ QUICK = Plan(
     warmup_rounds=1,
     reminder_bookings=20,
     reminders_within_s=60.0,
+    reminder_prepare_s=10,
     calendar_events=300,
     search_requests=5,
     load_window_s=2.0,

@@ -6,7 +6,8 @@ confirmed). Booking i goes to a reminder provider's service k (bench/seed.py), w
 60 + k minutes before the start, and starts 60 + k minutes after `due`: every reminder falls due
 at `due`, the first second of one minute (the slot grid is whole minutes, so they cannot be
 spread within it). `due` is the first whole minute after a timed calibration batch says the
-bookings will be made (with room to spare), so that each is confirmed before it.
+bookings will be made (with room to spare) plus REMINDER_PREPARE_SECONDS, so that each is
+confirmed before its reminder is prepared, as a booking made days ahead is.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ async def punctuality(
     bookings: int,
     clients: int,
     within_s: float,
+    prepare_s: float,
     poll_interval: float,
     say: Callable[[str], None] = lambda _: None,
 ) -> Result:
@@ -87,7 +89,9 @@ async def punctuality(
     if not calibration.confirmed:
         raise RuntimeError(f"no calibration booking was confirmed: {dict(calibration.failures)}")
     pace = len(calibration.confirmed) / calibration.seconds
-    ready_by = datetime.now(UTC) + timedelta(seconds=SAFETY * bookings / pace + MARGIN_S)
+    # Every booking made (and its reminders' timers armed) before the reminders are prepared.
+    making_s = SAFETY * bookings / pace + MARGIN_S
+    ready_by = datetime.now(UTC) + timedelta(seconds=making_s + prepare_s)
     due = ready_by.replace(second=0, microsecond=0) + timedelta(minutes=1)
     say(f"making {bookings} bookings whose reminders fall due at {due:%H:%M:%S} UTC")
     slots = reminder_slots(data.reminding, due, bookings)
@@ -104,11 +108,12 @@ async def punctuality(
     await asyncio.sleep(max(0.0, due.timestamp() - time.time()))
     with measured(pids) as cpu:
         rows = await _wait_for_reminders(db, providers, expected, due.timestamp() + within_s)
-    delays, dues = [], set()
+    delays, dues, early = [], set(), 0
     for row in rows:
         due_at = row.start_at - timedelta(minutes=leads_from_text(row.reminder_offsets)[0])
         dues.add(due_at)
         delays.append(((row.sent_at or row.created_at) - due_at).total_seconds())
+        early += row.sent_at is not None and row.sent_at < due_at
     sent = {row.appointment_id: row.sent_at for row in rows if row.sent_at is not None}
     return {
         "bookings": bookings,
@@ -125,6 +130,8 @@ async def punctuality(
         "reminders": len(rows),
         "missing": len(expected - {row.appointment_id for row in rows}),
         "unsent": sum(row.sent_at is None for row in rows),
+        # Sent before their instant: prepared reminders wait for it, so never any.
+        "early": early,
         "within_s": within_s,
         "delay_ms": latency_ms(delays),
         "window_s": round(cpu.wall_s, 1),

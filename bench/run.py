@@ -122,6 +122,7 @@ async def run(
                     bookings=plan.reminder_bookings,
                     clients=plan.saga_clients,
                     within_s=plan.reminders_within_s,
+                    prepare_s=stack.settings.reminder_prepare_seconds,
                     poll_interval=poll_interval,
                     say=progress,
                 )

@@ -40,6 +40,10 @@ class BookingInput(Model):
     max_reschedules: int = 10
     # The service's reminder lead times, in minutes before the start.
     reminder_leads_minutes: tuple[int, ...] = (24 * 60, 60)
+    # How long before its instant a reminder is rendered and recorded, to be sent at the
+    # instant (REMINDER_PREPARE_SECONDS): a burst of reminders due at one instant is prepared
+    # over the seconds before it instead of queueing after it. 0: prepared at the instant.
+    reminder_prepare_seconds: int = 0
     # The API request that made the booking, for the audit log.
     request_id: str | None = None
 

@@ -86,6 +86,9 @@ class Tell(Model):
     sequence: int = 0
     # A reminder's lead time, in minutes before the start.
     lead_minutes: int | None = None
+    # A reminder prepared ahead: recorded now, sent at this instant and not before, and only if
+    # the booking is still confirmed for the start it reminds of.
+    send_at: AwareDatetime | None = None
     # Who cancelled, whether a refund follows, the reason as the recipient should read it.
     by: str | None = None
     refunded: bool | None = None

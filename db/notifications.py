@@ -15,6 +15,7 @@ from contract.notifications import Delivery
 from db.engine import Database
 from db.models import Appointment, Notification, ProviderProfile, Service, User
 from db.types import UTCDateTime
+from domain.booking_state import BookingStatus
 
 _notifications = cast(Table, Notification.__table__)
 _appointments = cast(Table, Appointment.__table__)
@@ -157,6 +158,24 @@ _TRIED = (
         sending_since=None,
     )
 )
+
+
+_BOOKED = select(_appointments.c.id, _appointments.c.start_at).where(
+    _appointments.c.id.in_(bindparam("booking_ids", expanding=True)),
+    _appointments.c.status == BookingStatus.CONFIRMED.value,
+)
+
+
+async def still_booked(db: Database, bookings: Sequence[tuple[UUID, datetime]]) -> list[bool]:
+    """Whether each booking is still confirmed for its start (not cancelled, ended or moved)."""
+    if not bookings:
+        return []
+    async with db.reading() as connection:
+        found = await connection.execute(
+            _BOOKED, {"booking_ids": list({booking_id for booking_id, _ in bookings})}
+        )
+        confirmed = {(row.id, row.start_at) for row in found}
+    return [booking in confirmed for booking in bookings]
 
 
 async def booking_to_tell(db: Database, booking_id: UUID) -> BookingToTell | None:

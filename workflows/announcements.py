@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +27,14 @@ TELL_RETRY = RetryPolicy(
 )
 
 
-async def beside(method: Any, argument: object, *, summary: str, what: str) -> None:
+async def beside(
+    method: Any,
+    argument: object,
+    *,
+    summary: str,
+    what: str,
+    start_to_close: timedelta = TELL_TIMEOUT,
+) -> None:
     """One step beside the work that started it (a message, a calendar write): retried for up
     to TELL_DEADLINE, and never failing its caller."""
     try:
@@ -34,7 +42,7 @@ async def beside(method: Any, argument: object, *, summary: str, what: str) -> N
             method,
             argument,
             summary=summary,
-            start_to_close_timeout=TELL_TIMEOUT,
+            start_to_close_timeout=start_to_close,
             schedule_to_close_timeout=TELL_DEADLINE,
             retry_policy=TELL_RETRY,
         )
@@ -51,22 +59,27 @@ class Announcer:
         self._booking_id = booking_id
         self._tasks: list[asyncio.Task[None]] = []
 
-    def tell(self, kind: Kind, key: str, **details: object) -> None:
+    def tell(
+        self, kind: Kind, key: str, *, prepared_for: timedelta = timedelta(0), **details: object
+    ) -> None:
         if self.enabled:
             tell = Tell.model_validate(
                 {"booking_id": self._booking_id, "kind": kind, "key": key, **details}
             )
-            self._tasks.append(asyncio.create_task(self._send(tell)))
+            self._tasks.append(asyncio.create_task(self._send(tell, prepared_for)))
 
     def start_reminders(
         self,
         leads_minutes: Iterable[int],
         start_of: Callable[[], datetime],
         over: Callable[[], bool],
+        prepare: timedelta = timedelta(0),
     ) -> None:
+        """Arm the reminders. With `prepare`, each is rendered and recorded up to that long
+        before its instant and sent at the instant (see `prepared_ahead`)."""
         if self.enabled:
             leads = sorted(set(leads_minutes), reverse=True)
-            self._tasks.append(asyncio.create_task(self._remind(leads, start_of, over)))
+            self._tasks.append(asyncio.create_task(self._remind(leads, start_of, over, prepare)))
 
     async def finished(self) -> None:
         """Wait for every message still being sent (and the reminders, which end with the
@@ -74,21 +87,30 @@ class Announcer:
         if self._tasks:
             await asyncio.gather(*self._tasks)
 
-    async def _send(self, tell: Tell) -> None:
+    async def _send(self, tell: Tell, prepared_for: timedelta = timedelta(0)) -> None:
+        summary = f"Tell: {tell.kind.replace('_', ' ')}"
+        if tell.send_at is not None:
+            summary += f", sent at {tell.send_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
         await beside(
             BookingActivities.tell_people,
             tell,
-            summary=f"Tell: {tell.kind.replace('_', ' ')}",
+            summary=summary,
             what=f"message {tell.key}",
+            # A prepared reminder waits in its activity for its instant.
+            start_to_close=TELL_TIMEOUT + prepared_for,
         )
 
     async def _remind(
-        self, leads: list[int], start_of: Callable[[], datetime], over: Callable[[], bool]
+        self,
+        leads: list[int],
+        start_of: Callable[[], datetime],
+        over: Callable[[], bool],
+        prepare: timedelta,
     ) -> None:
         """Each reminder at its lead time before the start; those already past when armed are
         skipped, never sent at once; a move re-arms them for the new start."""
         while not over():
-            await self._remind_until_moved(start_of(), leads, start_of, over)
+            await self._remind_until_moved(start_of(), leads, start_of, over, prepare)
 
     async def _remind_until_moved(
         self,
@@ -96,6 +118,7 @@ class Announcer:
         leads: list[int],
         start_of: Callable[[], datetime],
         over: Callable[[], bool],
+        prepare: timedelta,
     ) -> None:
         """Send the reminders for `start`; return as soon as the booking moves or is over."""
 
@@ -107,17 +130,39 @@ class Announcer:
             due = start.astimezone(UTC) - timedelta(minutes=lead)
             if due <= workflow.now():
                 continue
-            try:
-                await workflow.wait_condition(
-                    moved_or_over,
-                    timeout=due - workflow.now(),
-                    timeout_summary=f"reminder {_lead(lead)} before the start",
-                )
-            except TimeoutError:
-                self.tell(Kind.REMINDER, f"reminder:{start.isoformat()}:{lead}", lead_minutes=lead)
-                continue
-            return
+            ahead = prepared_ahead(self._booking_id, lead, prepare)
+            wake = due - ahead
+            if wake > workflow.now():
+                try:
+                    await workflow.wait_condition(
+                        moved_or_over,
+                        timeout=wake - workflow.now(),
+                        timeout_summary=f"reminder {_lead(lead)} before the start",
+                    )
+                except TimeoutError:
+                    pass
+                else:
+                    return
+            elif moved_or_over():
+                return
+            key = f"reminder:{start.isoformat()}:{lead}"
+            if ahead:
+                self.tell(Kind.REMINDER, key, lead_minutes=lead, send_at=due, prepared_for=ahead)
+            else:
+                self.tell(Kind.REMINDER, key, lead_minutes=lead)
         await workflow.wait_condition(moved_or_over)
+
+
+def prepared_ahead(booking_id: object, lead: int, prepare: timedelta) -> timedelta:
+    """How long before its instant this reminder is prepared: between half of `prepare` and all
+    of it, spread evenly over bookings by a hash of the booking and the lead (deterministic,
+    so replays agree), so that reminders due at one instant are not all prepared at one
+    instant either."""
+    if not prepare:
+        return timedelta(0)
+    digest = hashlib.sha256(f"{booking_id}:{lead}".encode()).digest()
+    fraction = int.from_bytes(digest[:4], "big") / 2**32
+    return prepare * (0.5 + 0.5 * fraction)
 
 
 def _lead(minutes: int) -> str:

@@ -115,6 +115,8 @@ NOTIFICATIONS = "notifications-and-reminders"
 LATE_PAYMENT_MESSAGE = "late-payment-message"
 # The booking is written to, moved in and removed from the provider's connected calendars.
 CALENDAR_EVENTS = "calendar-events"
+# A reminder is rendered and recorded shortly before its instant and sent at it.
+REMINDERS_PREPARED_AHEAD = "reminders-prepared-ahead"
 PATCHES: tuple[str, ...] = (
     PAYMENT_RETRIES,
     RELEASE_UNANSWERED_HOLD,
@@ -124,6 +126,7 @@ PATCHES: tuple[str, ...] = (
     NOTIFICATIONS,
     LATE_PAYMENT_MESSAGE,
     CALENDAR_EVENTS,
+    REMINDERS_PREPARED_AHEAD,
 )
 # The gateway's answer at the deadline: bounded, the slot's hold has lapsed meanwhile.
 GATEWAY_CHECK_DEADLINE = timedelta(minutes=5)
@@ -747,10 +750,14 @@ class BookingWorkflow:
             "confirmed",
             provider_kind=None if approved else Kind.PROVIDER_NEW_BOOKING,
         )
+        prepare = timedelta(seconds=self._booking.reminder_prepare_seconds)
+        if prepare and not workflow.patched(REMINDERS_PREPARED_AHEAD):
+            prepare = timedelta(0)
         self._announce.start_reminders(
             self._booking.reminder_leads_minutes,
             start_of=lambda: self._hold.start if self._hold else self._booking.start,
             over=self._over,
+            prepare=prepare,
         )
 
     def _over(self) -> bool:

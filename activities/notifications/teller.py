@@ -10,14 +10,17 @@ died mid-send, and asks the vendor whether it took the message before sending it
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 from uuid import UUID
 
 from temporalio.exceptions import ApplicationError
 
+from activities.notifications.batching import GroupCommit
 from activities.notifications.facts import BookingFacts, Person
 from activities.notifications.invites import invite
 from activities.notifications.port import EmailSender, PermanentRefusal, RetryLater, SmsSender
@@ -37,6 +40,7 @@ _INVITES: dict[Kind, Literal["REQUEST", "CANCEL"]] = {
     Kind.CANCELLED: "CANCEL",
 }
 VENDOR_BUSY = "VendorBusy"
+NOT_DUE_ANY_MORE = "not sent: the booking was cancelled or moved before this reminder was due"
 _CALENDARS = {
     "google": "Google Calendar",
     "microsoft": "Outlook calendar",
@@ -54,8 +58,32 @@ class Teller:
     public_base_url: str
     invite_domain: str
     clock: Callable[[], datetime]
+    # The bookings' checks and the messages' outcomes of calls made at one moment (a burst of
+    # reminders due at one instant), each made as one query.
+    _checks: GroupCommit[tuple[UUID, datetime], bool] = field(init=False, repr=False)
+    _outcomes: GroupCommit[list[outbox.Outcome], None] = field(init=False, repr=False)
 
-    async def tell(self, tell: Tell) -> None:
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_checks", GroupCommit(self._still_booked))
+        object.__setattr__(self, "_outcomes", GroupCommit(self._record_outcomes))
+
+    async def _still_booked(self, bookings: list[tuple[UUID, datetime]]) -> list[bool]:
+        return await outbox.still_booked(self.db, bookings)
+
+    async def _record_outcomes(self, attempts: list[list[outbox.Outcome]]) -> list[None]:
+        await outbox.tried(
+            self.db, [o for outcomes in attempts for o in outcomes], now=self.clock()
+        )
+        return [None] * len(attempts)
+
+    async def _tried(self, outcomes: list[outbox.Outcome]) -> None:
+        if outcomes:
+            await self._outcomes(outcomes)
+
+    async def tell(self, tell: Tell, *, send_in: float | None = None) -> None:
+        """`send_in`: a prepared reminder's seconds until its `send_at`, on the clock that set
+        it (the workflow's); it is rendered and recorded now, and sent then."""
+        began = time.monotonic()
         booking = await outbox.booking_to_tell(self.db, tell.booking_id)
         if booking is None:
             return  # a hold whose row never committed: nobody to tell
@@ -74,7 +102,10 @@ class Teller:
             )
         names = {booking.customer.user_id: booking.customer.name}
         names[booking.provider.user_id] = booking.provider.name
-        await self._deliver(tell.booking_id, messages, names)
+        due = None
+        if tell.send_at is not None and send_in is not None:
+            due = _Due(began + send_in, tell.send_at + timedelta(minutes=tell.lead_minutes or 0))
+        await self._deliver(tell.booking_id, messages, names, due)
 
     async def notify(self, notice: ProviderNotice) -> None:
         """Tell a provider about their calendars (a connection broken, a clash with a booking)."""
@@ -113,10 +144,19 @@ class Teller:
         )
 
     async def _deliver(
-        self, booking_id: UUID | None, messages: list[outbox.Message], names: dict[UUID, str]
+        self,
+        booking_id: UUID | None,
+        messages: list[outbox.Message],
+        names: dict[UUID, str],
+        due: _Due | None = None,
     ) -> None:
         """Record each message once, send what is pending, and keep what became of it."""
         stored = await outbox.record(self.db, booking_id, messages, now=self.clock())
+        if due is not None and booking_id is not None:
+            await asyncio.sleep(max(0.0, due.at - time.monotonic()))
+            if not await self._checks((booking_id, due.start)):
+                await self._tried(_not_due(stored))
+                return
         outcomes: list[outbox.Outcome] = []
         busy: list[RetryLater] = []
         for message, row in zip(messages, stored, strict=True):
@@ -131,7 +171,7 @@ class Teller:
                 outcomes.append(outbox.Outcome(row.id, Delivery.PENDING, error=str(later)))
             else:
                 outcomes.append(outbox.Outcome(row.id, Delivery.SENT, vendor_id=vendor_id))
-        await outbox.tried(self.db, outcomes, now=self.clock())
+        await self._tried(outcomes)
         if busy:
             waits = [later.retry_after for later in busy if later.retry_after is not None]
             raise ApplicationError(
@@ -261,6 +301,23 @@ class Teller:
             ),
             link=f"{self.public_base_url.rstrip('/')}/appointments/{booking.booking_id}",
         )
+
+
+@dataclass(frozen=True)
+class _Due:
+    """A prepared reminder: sent at `at` (time.monotonic()), if the booking still starts at
+    `start`."""
+
+    at: float
+    start: datetime
+
+
+def _not_due(stored: list[outbox.Outgoing]) -> list[outbox.Outcome]:
+    return [
+        outbox.Outcome(row.id, Delivery.FAILED, error=NOT_DUE_ANY_MORE)
+        for row in stored
+        if row.status == Delivery.PENDING
+    ]
 
 
 def sandbox_teller(db: Database, clock: Callable[[], datetime]) -> Teller:

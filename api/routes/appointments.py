@@ -94,6 +94,7 @@ async def create_appointment(
         approval_timeout=timedelta(hours=settings.approval_timeout_hours),
         max_reschedules=settings.max_reschedules,
         reminder_leads_minutes=leads_from_text(service.reminder_offsets),
+        reminder_prepare_seconds=settings.reminder_prepare_seconds,
         request_id=audit.request_id_var.get(),
     )
     start_utc = body.start.astimezone(UTC)

@@ -68,6 +68,8 @@ def test_quick_bench_runs_and_the_race_has_one_winner(tmp_path: Path) -> None:
     assert reminders["confirmed"] == bookings and reminders["confirmed_after_due"] == 0, reminders
     assert reminders["reminders"] == bookings and reminders["missing"] == 0, reminders
     assert reminders["due_instants"] == 1, reminders
+    # Prepared ahead (the API's default REMINDER_PREPARE_SECONDS), sent at the instant: none early.
+    assert reminders["unsent"] == 0 and reminders["early"] == 0, reminders
     assert all(_is_number(reminders["delay_ms"][q]) for q in ("p50", "p99", "max")), reminders
     assert reminders["trace"]["traced"] == bookings, reminders["trace"]
 

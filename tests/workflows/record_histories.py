@@ -74,6 +74,9 @@ WORKFLOWS = [
 CALENDAR = Account()
 
 HISTORIES = Path(__file__).parent / "histories"
+# Reminders prepared this long ahead (as the API asks from REMINDER_PREPARE_SECONDS), short:
+# each waits in its activity in real time, which the test server does not skip.
+PREPARE_REMINDERS_S = 2
 
 Path_ = Callable[[Saga], Awaitable[WorkflowHandle[Any, Any]]]
 Activities = Callable[[BookingActivities], list[Callable[..., object]]]
@@ -102,7 +105,7 @@ async def _booked(
     made = await make_provider(saga.db, **provider)  # type: ignore[arg-type]
     booking = booking_input(
         made, await make_customer(saga.db), future_local(made.timezone, days_ahead=days_ahead)
-    )
+    ).model_copy(update={"reminder_prepare_seconds": PREPARE_REMINDERS_S})
     handle, held = await start_booking(saga, booking)
     return made, handle, held
 
