@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import requests
 from caldav import DAVClient
 from caldav.lib.error import AuthorizationError
+from urllib3.exceptions import LocationValueError
 
 from activities.calendars.caldav_http import (
     C,
@@ -142,7 +143,8 @@ class CalDavAccount:
             raise CalendarRefused(f"the server's TLS certificate was refused: {err}") from err
         except (requests.ConnectionError, requests.Timeout) as err:
             raise CalendarRetryLater(f"the CalDAV server could not be reached: {err}") from err
-        except requests.RequestException as err:
+        except (requests.RequestException, LocationValueError) as err:
+            # urllib3 refuses some host names itself (an empty or overlong label), unwrapped.
             raise CalendarRefused(f"the CalDAV server's address is not usable: {err}") from err
         response: requests.Response | None = self._answers.last
         if response is None:

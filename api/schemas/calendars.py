@@ -37,6 +37,11 @@ class CalDavConnect(Strict):
             raise ValueError("the CalDAV address is not a valid URL") from None
         if not parts.hostname or not port_ok:
             raise ValueError("the CalDAV address must name a server: https://host/path")
+        if not parts.hostname.startswith("["):  # an IPv6 literal has no labels
+            try:
+                parts.hostname.encode("idna")  # each label 1 to 63 characters, none empty
+            except UnicodeError:
+                raise ValueError(f"{parts.hostname} is not a server's name") from None
         return url
 
 
