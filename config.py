@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     cors_allow_origins: list[str] = []
     # /docs, /redoc and /openapi.json; turn off in production if the API is not public.
     api_docs: bool = True
+    # Each live-availability stream (SSE) ends after this long, so connections do not pile up;
+    # the browser's EventSource opens a new one by itself.
+    availability_stream_seconds: float = Field(default=300, gt=0)
 
     # --- Privacy (issue #13): retention of what is no longer needed.
     # How often the retention workflow (a Temporal Schedule) purges what is past these periods.

@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from activities.calendars.accounts import CalendarAccounts
 from activities.payments.port import PaymentGateway
+from api.availability_stream import AvailabilityHub
 from api.errors import APIError
 from api.passwords import PasswordHasher
 from api.rate_limiter import RateLimiter
@@ -36,6 +37,7 @@ class AppServices:
     calendar_syncs: CalendarSyncClient
     limiter: RateLimiter
     passwords: PasswordHasher
+    availability: AvailabilityHub
     slot_gate: SlotGate = field(default_factory=SlotGate)
 
 

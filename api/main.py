@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 
 from activities.calendars.accounts import CalendarAccounts
 from activities.payments import gateway_from_settings
+from api.availability_stream import AvailabilityHub
 from api.deps import AppServices
 from api.errors import install_error_handlers
 from api.middleware import ApiCORS, BodyLimit, SecurityHeaders
@@ -19,6 +20,7 @@ from api.routes import (
     admin,
     appointments,
     auth,
+    availability_events,
     calendars,
     codec,
     health,
@@ -50,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         payments_gateway = gateway_from_settings(settings, db)
         limiter = RateLimiter.from_settings(settings)
         passwords = PasswordHasher(settings.password_hash_threads)
+        availability = AvailabilityHub.from_settings(settings, db)
+        await availability.start()
         app.state.services = AppServices(
             settings=settings,
             db=db,
@@ -64,10 +68,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             limiter=limiter,
             passwords=passwords,
+            availability=availability,
         )
         try:
             yield
         finally:
+            await availability.stop()  # first: it reads the database, and ends the streams
             await limiter.aclose()
             passwords.close()
             await payments_gateway.aclose()
@@ -91,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth.router,
         provider_settings.router,
         providers.router,
+        availability_events.router,
         appointments.router,
         users.router,
         notifications.router,

@@ -9,6 +9,7 @@ python -m bench --only availability  the 90-day availability scenario alone
 python -m bench --only availability-load   that calendar from 50 clients at once
 python -m bench --only search        provider search over 2,000 providers alone
 python -m bench --only limits        login latency and the rate limiter's cost alone
+python -m bench --only sse           a change reaching 200 open SSE subscribers alone
 python -m bench --only calendars     the calendar sync's request counts alone (no stack)
 """
 
@@ -67,6 +68,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
             "limits",
             "punctuality",
             "search",
+            "sse",
         ),
         help="run this scenario alone (after the seeding and the warm-up; calendars needs neither)",
     )

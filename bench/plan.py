@@ -44,6 +44,9 @@ class Plan:
     limiter_checks: int = 5000
     # Login latency: concurrent clients -> requests per repetition.
     login_requests: dict[int, int] = field(default_factory=lambda: {1: 10, 10: 40})
+    # Live availability: SSE subscribers open on one provider, and holds timed to each of them.
+    sse_subscribers: int = 200
+    sse_changes: int = 20
 
 
 FULL = Plan(
@@ -88,4 +91,5 @@ QUICK = Plan(
     limiter_requests=4,
     limiter_checks=500,
     login_requests={1: 3, 10: 10},
+    sse_changes=3,
 )

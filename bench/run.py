@@ -14,7 +14,7 @@ import httpx
 import temporalio
 from temporalio.client import Client
 
-from bench import limiter, report, scenarios, search, throughput, whatif
+from bench import limiter, report, scenarios, search, sse, throughput, whatif
 from bench.availability_load import availability_load
 from bench.calendar_sync import calendar_sync
 from bench.plan import Plan
@@ -70,7 +70,7 @@ async def run(
     stack: Stack, plan: Plan, *, poll_interval: float, only: str | None = None
 ) -> dict[str, Any]:
     """Every scenario in turn, or with `only` ("availability", "availability-load", "search",
-    "limits", "punctuality") that one alone."""
+    "limits", "sse", "punctuality") that one alone."""
     db = Database.from_settings(stack.settings)
     temporal = await connect(stack.settings)
     watched = pids(stack)
@@ -101,6 +101,19 @@ async def run(
                 )
             if only in (None, "search"):
                 await _search(stack, db, plan, results)
+            if only in (None, "sse"):
+                progress(
+                    f"live availability ({plan.sse_subscribers} SSE subscribers, "
+                    f"{plan.repetitions} x {plan.sse_changes} holds)"
+                )
+                results["sse"] = await sse.sse_fanout(
+                    stack.base_url,
+                    db,
+                    data,
+                    subscribers=plan.sse_subscribers,
+                    changes=plan.sse_changes,
+                    repetitions=plan.repetitions,
+                )
             if only in (None, "limits"):
                 await _limits(stack, plan, data, results)
             if only is None:
@@ -130,7 +143,7 @@ async def run(
         await db.dispose()
     if only is None:
         results["calendar_sync"] = await calendar_sync(plan.calendar_events, say=progress)
-    results["targets"] = report.targets(results)
+    results["targets"] = report.targets(results) + sse.targets(results)
     return results
 
 

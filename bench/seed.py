@@ -137,6 +137,17 @@ async def seed(
     )
 
 
+async def one_provider(db: Database, timezone: str) -> Offer:
+    """A provider of a scenario's own, open all day every day, with one 30-minute service."""
+    rows: list[object] = []
+    offer = _provider(rows, timezone, datetime.now(UTC), all_day=True)
+    async with db.session() as session, session.begin():
+        for kind in (User, ProviderProfile, Service, WorkingHours):
+            session.add_all([row for row in rows if isinstance(row, kind)])
+            await session.flush()
+    return offer
+
+
 def _signed_in(person: User, settings: Settings) -> Customer:
     token = create_access_token(person.id, "customer", settings)
     return Customer(person.id, person.email, {"Authorization": f"Bearer {token}"})

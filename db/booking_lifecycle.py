@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract.messages import ApprovalWait, PaymentIntent, PaymentVoid, ReleaseRequest
 from db import audit
+from db.availability_changes import announce_bookings
 from db.engine import Database
 from db.models import Appointment, PaymentTransaction
 from db.types import UTCDateTime
@@ -51,9 +52,11 @@ async def release_slot(db: Database, request: ReleaseRequest, *, now: datetime) 
         )
         if not result.rowcount:  # type: ignore[attr-defined]
             return False
+        connection = await session.connection()
+        await announce_bookings(connection, [request.booking_id])
         # Not the reason nor the note: either may hold someone's own words.
         await audit.record(
-            await session.connection(),
+            connection,
             audit.Actor(request.actor_id, request.actor_role),
             f"booking.{request.status}",
             now=now,

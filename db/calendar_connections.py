@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple, cast
 from uuid import UUID, uuid4
 
-from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract.calendars import BusyChanges, BusyEvent, ConnectionStatus
 from db import audit
+from db.availability_changes import Span, announce_spans
 from db.engine import Database
 from db.models import (
     Appointment,
@@ -150,7 +152,7 @@ async def disconnect(db: Database, connection_id: UUID, *, now: datetime | None 
     """Remove the connection and every busy block it brought; False if there was none."""
     now = now or utc_now()
     async with db.transaction() as connection:
-        await connection.execute(delete(_blocks).where(_blocks.c.connection_id == connection_id))
+        freed = await _delete_blocks(connection, _blocks.c.connection_id == connection_id)
         gone = (
             await connection.execute(
                 delete(_connections)
@@ -161,6 +163,7 @@ async def disconnect(db: Database, connection_id: UUID, *, now: datetime | None 
         if gone is not None:
             provider_id, kind = gone
             await _audit(connection, "calendar.disconnected", connection_id, provider_id, kind, now)
+            await announce_spans(connection, provider_id, freed)
     return gone is not None
 
 
@@ -189,15 +192,21 @@ async def choose(
     longer blocking takes its busy blocks and sync state with it."""
     # Read, then write: serialized, or two SQLite writers deadlock on the upgrade.
     async with db.serialized_transaction() as connection:
-        state_text = await connection.scalar(
-            select(_connections.c.sync_state).where(_connections.c.id == connection_id)
-        )
-        state = {k: v for k, v in json.loads(state_text or "{}").items() if k in blocking}
-        await connection.execute(
-            delete(_blocks).where(
-                _blocks.c.connection_id == connection_id, _blocks.c.calendar_id.not_in(blocking)
+        found = (
+            await connection.execute(
+                select(_connections.c.sync_state, _connections.c.provider_id).where(
+                    _connections.c.id == connection_id
+                )
             )
+        ).first()
+        state_text = found.sync_state if found is not None else None
+        state = {k: v for k, v in json.loads(state_text or "{}").items() if k in blocking}
+        freed = await _delete_blocks(
+            connection,
+            (_blocks.c.connection_id == connection_id) & _blocks.c.calendar_id.not_in(blocking),
         )
+        if found is not None:
+            await announce_spans(connection, found.provider_id, freed)
         await connection.execute(
             update(_connections)
             .where(_connections.c.id == connection_id)
@@ -288,24 +297,26 @@ async def apply_busy_changes(
             and e.external_id not in written
             and resource_of(e.external_id) not in written
         ]
+        removed: list[Span] = []
         if changes.full:
-            await conn.execute(delete(_blocks).where(in_calendar))
+            removed = await _delete_blocks(conn, in_calendar)
         else:
             gone = {resource_of(key) for key in changes.removed} | {
                 resource_of(event.external_id) for event in changes.busy
             }
             gone_keys = list(changes.removed)
             if gone or gone_keys:
-                await conn.execute(
-                    delete(_blocks).where(
-                        in_calendar,
-                        or_(_blocks.c.resource.in_(gone), _blocks.c.resource.in_(gone_keys)),
-                    )
+                removed = await _delete_blocks(
+                    conn,
+                    in_calendar
+                    & or_(_blocks.c.resource.in_(gone), _blocks.c.resource.in_(gone_keys)),
                 )
         if theirs:
             await conn.execute(
                 _blocks.insert(), [_row(connection, calendar_id, e, now) for e in theirs]
             )
+        added = [(e.start, e.end) for e in theirs]
+        await announce_spans(conn, connection.provider_id, _changed_spans(removed, added))
         # Read here, not from `connection`: each calendar's sync writes its own entry.
         state_text = await conn.scalar(
             select(_connections.c.sync_state).where(_connections.c.id == connection.id)
@@ -328,6 +339,20 @@ async def apply_busy_changes(
         )
         count = await conn.scalar(select(func.count(_blocks.c.id)).where(in_calendar))
     return int(count or 0)
+
+
+async def _delete_blocks(connection: AsyncConnection, which: ColumnElement[bool]) -> list[Span]:
+    """Delete these busy blocks; the spans they blocked."""
+    deleted = await connection.execute(
+        delete(_blocks).where(which).returning(_blocks.c.start_at, _blocks.c.end_at)
+    )
+    return [(start, end) for start, end in deleted]
+
+
+def _changed_spans(removed: Iterable[Span], added: Iterable[Span]) -> list[Span]:
+    """The busy spans a sync really changed: a full sync rewrites every block, mostly as it was."""
+    before, after = Counter(removed), Counter(added)
+    return list(((before - after) + (after - before)).elements())
 
 
 def _row(

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract.messages import Hold, HoldRequest, Money, Moved, MoveRequest
 from db import audit
+from db.availability_changes import Span, announce_spans
 from db.calendar_statement import RULE_COLUMNS
 from db.engine import Database
 from db.hold_cap import check_open_holds
@@ -79,6 +80,8 @@ _HOLD_FACTS = (
         _appointments.c.currency,
         _appointments.c.status,
         _appointments.c.hold_expires_at,
+        _appointments.c.blocked_start,
+        _appointments.c.blocked_end,
         *RULE_COLUMNS,
     )
     .select_from(
@@ -105,7 +108,7 @@ _EXPIRE_LAPSED_HOLDS = (
         cancel_reason="hold expired",
         updated_at=bindparam("now", type_=UTCDateTime),
     )
-    .returning(_appointments.c.id)
+    .returning(_appointments.c.id, _appointments.c.blocked_start, _appointments.c.blocked_end)
 )
 
 _INSERT_APPOINTMENT = insert(_appointments)
@@ -130,6 +133,8 @@ class _Facts(NamedTuple):
     held_currency: str | None
     held_status: str | None
     held_until: datetime | None
+    held_blocked_start: datetime | None
+    held_blocked_end: datetime | None
     rules: BookingRules
 
 
@@ -157,12 +162,12 @@ async def _bookable(
     now: datetime,
     *,
     moving: UUID | None = None,
-) -> tuple[Slot, Busy]:
-    """The slot at `start` and the span it blocks, if every rule allows it now; else raise
-    SlotTaken or SlotNotBookable. Lapsed holds in the way are expired first."""
+) -> tuple[Slot, Busy, list[Span]]:
+    """The slot at `start`, the span it blocks and the spans of lapsed holds in the way (expired
+    first), if every rule allows it now; else raise SlotTaken or SlotNotBookable."""
     start = start.astimezone(UTC)
     span = blocked_span(start, facts.rules)
-    expired = await connection.scalars(
+    expired = await connection.execute(
         _EXPIRE_LAPSED_HOLDS,
         {
             "of_provider": facts.provider_id,
@@ -171,7 +176,9 @@ async def _bookable(
             "span_end": span.end,
         },
     )
-    for lapsed in expired.all():
+    freed: list[Span] = []
+    for lapsed, blocked_start, blocked_end in expired.all():
+        freed.append((blocked_start, blocked_end))
         await audit.record(
             connection,
             audit.SYSTEM,
@@ -199,7 +206,7 @@ async def _bookable(
         booked_starts=context.booked_starts,
         now=now,
     )
-    return slot, span
+    return slot, span, freed
 
 
 async def hold_slot(
@@ -234,7 +241,9 @@ async def hold_slot(
             )
         if max_open_holds is not None:
             await check_open_holds(connection, request.customer_id, max_open_holds, now=now)
-        slot, span = await _bookable(connection, facts, request.service_id, request.start, now)
+        slot, span, freed = await _bookable(
+            connection, facts, request.service_id, request.start, now
+        )
         status = _initial_status(facts.price_amount, auto_confirm=facts.auto_confirm)
         hold = Hold(
             booking_id=request.booking_id,
@@ -275,6 +284,9 @@ async def hold_slot(
             booking_id=request.booking_id,
             account_id=request.customer_id,
             detail={"status": status, "provider_id": facts.provider_id},
+        )
+        await announce_spans(
+            connection, facts.provider_id, [(span.start, span.end), *freed], facts.timezone
         )
         return hold
 
@@ -318,7 +330,7 @@ async def move_booking(db: Database, request: MoveRequest, *, now: datetime) -> 
             raise NotMovable("started")
         if facts.held_start == request.start:
             return Moved(start=facts.held_start, end=facts.held_end)
-        slot, span = await _bookable(
+        slot, span, freed = await _bookable(
             connection, facts, request.service_id, request.start, now, moving=request.booking_id
         )
         await connection.execute(
@@ -339,6 +351,11 @@ async def move_booking(db: Database, request: MoveRequest, *, now: datetime) -> 
             now=now,
             booking_id=request.booking_id,
             detail={"from": facts.held_start, "to": slot.start},
+        )
+        assert facts.held_blocked_start and facts.held_blocked_end
+        old = (facts.held_blocked_start, facts.held_blocked_end)
+        await announce_spans(
+            connection, facts.provider_id, [old, (span.start, span.end), *freed], facts.timezone
         )
         return Moved(start=slot.start, end=slot.end)
 

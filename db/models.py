@@ -419,3 +419,24 @@ class AuditEntry(Base):
         Index("ix_audit_log_booking", "booking_id", "at"),
         Index("ix_audit_log_account", "account_id", "at"),
     )
+
+
+class AvailabilityChange(Base):
+    """SQLite's feed of availability changes (migration 0009; db/availability_changes.py): one
+    row per write that changed a provider's free time, read by every API process by id."""
+
+    __tablename__ = "availability_changes"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    provider_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    # JSON: the provider-local ISO dates that changed, or null for every date.
+    dates: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    # AUTOINCREMENT: an id is never reused once pruned, so a reader's "after id N" stays true.
+    __table_args__ = (
+        Index("ix_availability_changes_created_at", "created_at"),
+        {"sqlite_autoincrement": True},
+    )

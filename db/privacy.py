@@ -16,6 +16,7 @@ from sqlalchemy import Table, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import audit
+from db.availability_changes import announce
 from db.engine import Database
 from db.models import (
     Appointment,
@@ -177,6 +178,7 @@ async def _erase_provider(connection: AsyncConnection, provider_id: UUID) -> tup
     )
     for table in (_hours, _overrides, _holidays, _blocks):
         await connection.execute(delete(table).where(table.c.provider_id == provider_id))
+    await announce(connection, provider_id, None)
     ids = tuple(
         await connection.scalars(
             select(_connections.c.id).where(_connections.c.provider_id == provider_id)

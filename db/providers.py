@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import audit
+from db.availability_changes import announce
 from db.engine import Database
 from db.models import Holiday, ProviderProfile, ScheduleOverride, Service, WorkingHours
 
@@ -34,6 +35,8 @@ async def update_profile(
         for name, value in changes.items():
             setattr(profile, name, value)
         await _audit(session, provider_id, "provider.profile_changed", fields=sorted(changes))
+        if "timezone" in changes:
+            await announce(await session.connection(), provider_id, None)
         return profile
 
 
@@ -53,6 +56,7 @@ async def create_service(db: Database, provider_id: UUID, fields: Mapping[str, A
         session.add(service)
         await session.flush()
         await _audit(session, provider_id, "provider.service_created", service_id=service.id)
+        await announce(await session.connection(), provider_id, None)
     return service
 
 
@@ -72,6 +76,7 @@ async def update_service(
             service_id=service_id,
             fields=sorted(changes),
         )
+        await announce(await session.connection(), provider_id, None)
         return service
 
 
@@ -96,6 +101,7 @@ async def replace_weekly_hours(
             for weekday, start, end in hours
         )
         await _audit(session, provider_id, "provider.hours_replaced")
+        await announce(await session.connection(), provider_id, None)
 
 
 async def overrides(
@@ -135,6 +141,7 @@ async def set_override(
             for opens, closes in rows
         )
         await _audit(session, provider_id, "provider.override_set", day=day)
+        await announce(await session.connection(), provider_id, [day])
 
 
 async def clear_override(db: Database, provider_id: UUID, day: date) -> bool:
@@ -147,6 +154,7 @@ async def clear_override(db: Database, provider_id: UUID, day: date) -> bool:
         if not result.rowcount:  # type: ignore[attr-defined]
             return False
         await _audit(session, provider_id, "provider.override_cleared", day=day)
+        await announce(await session.connection(), provider_id, [day])
         return True
 
 
@@ -166,6 +174,7 @@ async def add_holiday(db: Database, provider_id: UUID, day: date, name: str) -> 
             session.add(holiday)
             await session.flush()
             await _audit(session, provider_id, "provider.holiday_added", day=day)
+            await announce(await session.connection(), provider_id, [day])
     except IntegrityError as err:
         raise AlreadyExists(day) from err
     return holiday
@@ -179,6 +188,7 @@ async def remove_holiday(db: Database, provider_id: UUID, day: date) -> bool:
         if not result.rowcount:  # type: ignore[attr-defined]
             return False
         await _audit(session, provider_id, "provider.holiday_removed", day=day)
+        await announce(await session.connection(), provider_id, [day])
         return True
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract.reconcile import EXPIRED_BY_RECONCILER, Candidate, CandidateQuery, Finding
 from db import audit
+from db.availability_changes import announce_bookings
 from db.engine import Database
 from db.models import Appointment, PaymentTransaction
 from db.types import UTCDateTime
@@ -132,6 +133,7 @@ async def expire_lapsed_hold(
     async with db.serialized_transaction() as connection:
         params = {"booking_id": booking_id, "cutoff": cutoff, "now": now}
         if (await connection.execute(_EXPIRE_LAPSED_HOLD, params)).rowcount:
+            await announce_bookings(connection, [booking_id])
             await _audit(connection, BookingStatus.EXPIRED, booking_id, now)
             return True
         found = (await connection.execute(_OUTCOME_OF, {"booking_id": booking_id})).first()

@@ -98,7 +98,11 @@ def test_quick_bench_runs_and_the_race_has_one_winner(tmp_path: Path) -> None:
     assert all(_spread_ok(limiter[kind]["added_pct"]) for kind in ("login", "booking"))
     assert [check["storage"] for check in limiter["in_process"]] == ["memory", "redis"]
 
+    live = results["sse"]
+    assert live["subscribers"] == 200 and live["missed"] == 0, live
+    assert _spread_ok(live["p50"]) and _spread_ok(live["p99"]), live
+
     statuses = {target["status"] for target in results["targets"]}
     assert statuses <= {"met", "NOT MET", "not measured"}
-    assert len(results["targets"]) == 7 + len(calendars["adapters"])
+    assert len(results["targets"]) == 8 + len(calendars["adapters"])
     assert "Targets" in finished.stdout

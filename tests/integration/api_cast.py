@@ -39,6 +39,9 @@ CONFIGURED: dict[str, Any] = {
         .public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     ).decode(),
     "rate_limits_enabled": False,
+    # httpx's ASGI transport hands over an answer only once it is complete: the live stream
+    # (GET /providers/{id}/availability/events) ends at once here, so each request gets one.
+    "availability_stream_seconds": 0.05,
 }
 # Routes that erase the caller: each request needs an account of its own.
 ERASES_THE_CALLER = frozenset({("DELETE", "/users/me")})

@@ -127,6 +127,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/providers/{provider_id}/availability"): everyone(
         200, lambda cast: {"params": {"service_id": cast.ids["service_id"]}}
     ),
+    ("GET", "/providers/{provider_id}/availability/events"): everyone(200),
     ("GET", "/providers/me"): providers_only(200),
     ("PATCH", "/providers/me"): providers_only(200, send=_json({"display_name": "Dr. Pat"})),
     ("POST", "/providers/me/services"): providers_only(201, send=_json(SERVICE)),
