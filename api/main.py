@@ -32,6 +32,7 @@ from api.routes import (
     users,
 )
 from api.telemetry import FASTAPI_TELEMETRY, bind_booking_id, install_telemetry
+from api.web import WEB_DIST, WebPages, page_csp, web_dist_ready
 from config import Settings, get_settings
 from db.engine import Database
 from telemetry.logs import configure_logging
@@ -115,6 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             ApiCORS, allow_origins=settings.cors_allow_origins, skip_prefix=codec.PREFIX
         )
+    if web_dist_ready(WEB_DIST):  # the pages' own CSP; the headers below wrap them
+        app.add_middleware(WebPages, dist=WEB_DIST, csp=page_csp(settings))
     app.add_middleware(SecurityHeaders, docs=settings.api_docs)
     if settings.environment == "development":
         app.include_router(notifications.outbox)

@@ -32,6 +32,8 @@ def banner(
     return f"""
   The booking stack is up.
 
+    Booking page {api}/   (the demo provider: {api}/book/{seed.PROVIDER_ID})
+    Dashboard    {api}/dashboard   (providers sign in there)
     API          {api}            (interactive docs: {api}/docs)
     Temporal UI  http://localhost:{ui_port}   (filter: BookingStatus="confirmed")
     Metrics      API {api}/metrics, worker {worker_metrics}

@@ -1,0 +1,219 @@
+// The provider's side of the API, typed: profile, services, hours, overrides, holidays,
+// bookings and calendar connections. Every call goes through the shared apiJson.
+import { apiJson, query } from "../shared/api";
+
+export interface Money {
+  amount: number;
+  currency: string;
+}
+
+export interface Service {
+  id: string;
+  provider_id: string;
+  name: string;
+  duration_minutes: number;
+  price: Money;
+  buffer_before_minutes: number;
+  buffer_after_minutes: number;
+  slot_interval_minutes: number;
+  min_notice_minutes: number;
+  horizon_days: number;
+  max_per_day: number | null;
+  reminders_minutes_before: number[];
+  active: boolean;
+}
+
+export type ServiceFields = Omit<Service, "id" | "provider_id" | "active">;
+
+export interface Provider {
+  id: string;
+  display_name: string;
+  timezone: string;
+  auto_confirm: boolean;
+  services: Service[];
+}
+
+export type ProfileChange = Partial<Pick<Provider, "display_name" | "timezone" | "auto_confirm">>;
+
+export interface Interval {
+  start: string;
+  end: string;
+}
+
+export const WEEKDAYS = [
+  "monday",
+  "tuesday",
+  "wednesday",
+  "thursday",
+  "friday",
+  "saturday",
+  "sunday",
+] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+export type WeeklyHours = Record<Weekday, Interval[]>;
+
+export interface Override {
+  day: string;
+  closed: boolean;
+  intervals: Interval[];
+}
+
+export interface Holiday {
+  day: string;
+  name: string;
+}
+
+export type BookingStatus =
+  | "requested"
+  | "rejected"
+  | "awaiting_payment"
+  | "awaiting_approval"
+  | "confirmed"
+  | "completed"
+  | "no_show"
+  | "cancelled"
+  | "expired"
+  | "payment_failed"
+  | "declined"
+  | "cancelling";
+
+export interface Appointment {
+  id: string;
+  status: BookingStatus;
+  provider_id: string;
+  service_id: string;
+  customer_id: string;
+  start: string;
+  end: string | null;
+  price: Money | null;
+  reason: string | null;
+  note: string | null;
+  reschedules: number;
+  timezone: string | null;
+}
+
+export interface Page<T> {
+  data: T[];
+  count: number;
+}
+
+export interface Slot {
+  start: string;
+  end: string;
+}
+
+export interface Availability {
+  timezone: string;
+  slots: Slot[];
+  count: number;
+}
+
+export interface Connection {
+  id: string;
+  kind: string;
+  status: string;
+  account: string;
+  server_url: string | null;
+  blocking_calendars: string[];
+  destination_calendar: string | null;
+  last_synced_at: string | null;
+  last_error: string | null;
+  broken_reason: string | null;
+  created_at: string;
+}
+
+// Bookings that still need the provider or still hold their time.
+export const UPCOMING_STATUSES: BookingStatus[] = [
+  "awaiting_approval",
+  "awaiting_payment",
+  "confirmed",
+];
+export const PAGE_SIZE = 100;
+
+export async function signIn(email: string, password: string): Promise<string> {
+  const token = await apiJson<{ access_token: string }>("/auth/login", {
+    form: { username: email, password },
+    token: null,
+  });
+  return token.access_token;
+}
+
+export const myProfile = () => apiJson<Provider>("/providers/me");
+
+export const updateProfile = (change: ProfileChange) =>
+  apiJson<Provider>("/providers/me", { method: "PATCH", json: change });
+
+export function upcomingBookings(zone: string, offset: number): Promise<Page<Appointment>> {
+  const params = new URLSearchParams({
+    from: new Date().toISOString(),
+    timezone: zone,
+    limit: String(PAGE_SIZE),
+    offset: String(offset),
+  });
+  for (const status of UPCOMING_STATUSES) params.append("status", status);
+  return apiJson<Page<Appointment>>(`/users/me/appointments?${params.toString()}`);
+}
+
+export const approve = (id: string) =>
+  apiJson<Appointment>(`/appointments/${id}/approve`, { method: "POST", json: {} });
+
+export const decline = (id: string, reason: string) =>
+  apiJson<Appointment>(`/appointments/${id}/decline`, { method: "POST", json: { reason } });
+
+export const cancel = (id: string, reason: string, zone: string) =>
+  apiJson<Appointment>(`/appointments/${id}/cancel?${query({ timezone: zone })}`, {
+    method: "PUT",
+    json: { reason },
+  });
+
+export const reschedule = (id: string, start: string, zone: string) =>
+  apiJson<Appointment>(`/appointments/${id}/reschedule`, {
+    method: "POST",
+    json: { start, timezone: zone },
+  });
+
+export const freeSlots = (providerId: string, serviceId: string, day: string, zone: string) =>
+  apiJson<Availability>(
+    `/providers/${providerId}/availability?${query({
+      service_id: serviceId,
+      from: day,
+      to: day,
+      tz: zone,
+    })}`,
+  );
+
+export const workingHours = () => apiJson<WeeklyHours>("/providers/me/working-hours");
+
+export const saveWorkingHours = (week: WeeklyHours) =>
+  apiJson<WeeklyHours>("/providers/me/working-hours", { method: "PUT", json: week });
+
+export const overrides = (from: string, to: string) =>
+  apiJson<Override[]>(`/providers/me/overrides?${query({ from, to })}`);
+
+export const saveOverride = (day: string, intervals: Interval[]) =>
+  apiJson<Override>(`/providers/me/overrides/${day}`, { method: "PUT", json: { intervals } });
+
+export const clearOverride = (day: string) =>
+  apiJson<void>(`/providers/me/overrides/${day}`, { method: "DELETE" });
+
+export const holidays = () => apiJson<Holiday[]>("/providers/me/holidays");
+
+export const addHoliday = (day: string, name: string) =>
+  apiJson<Holiday>("/providers/me/holidays", { method: "POST", json: { day, name } });
+
+export const removeHoliday = (day: string) =>
+  apiJson<void>(`/providers/me/holidays/${day}`, { method: "DELETE" });
+
+export const createService = (fields: ServiceFields) =>
+  apiJson<Service>("/providers/me/services", { method: "POST", json: fields });
+
+export const updateService = (id: string, fields: Partial<ServiceFields> & { active?: boolean }) =>
+  apiJson<Service>(`/providers/me/services/${id}`, { method: "PATCH", json: fields });
+
+export const retireService = (id: string) =>
+  apiJson<void>(`/providers/me/services/${id}`, { method: "DELETE" });
+
+export const connections = () => apiJson<Connection[]>("/calendar/connections");
+
+export const syncCalendars = () =>
+  apiJson<{ connections: number }>("/calendar/sync/initiate", { method: "POST" });

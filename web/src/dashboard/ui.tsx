@@ -1,0 +1,41 @@
+// Small pieces every view uses: messages that screen readers hear, and a busy-aware button.
+import type { ButtonHTMLAttributes, ReactNode } from "react";
+
+export function ErrorText({ children }: { children: ReactNode }) {
+  if (!children) return null;
+  return (
+    <p role="alert" className="error">
+      {children}
+    </p>
+  );
+}
+
+export function Notice({ children }: { children: ReactNode }) {
+  if (!children) return null;
+  return (
+    <p role="status" className="notice">
+      {children}
+    </p>
+  );
+}
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <p role="status" className="muted">
+      Loading {what}…
+    </p>
+  );
+}
+
+interface BusyButtonProps extends ButtonHTMLAttributes<HTMLButtonElement> {
+  busy: boolean;
+}
+
+/** A button that is disabled and says so while its request runs. */
+export function BusyButton({ busy, disabled, children, ...rest }: BusyButtonProps) {
+  return (
+    <button type="button" {...rest} disabled={busy || disabled} aria-busy={busy}>
+      {children}
+    </button>
+  );
+}
