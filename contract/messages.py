@@ -214,6 +214,9 @@ class BookingState(Model):
     reschedules: int = 0
     # The provider's decision once taken (it may still be being carried out).
     decision: Literal["approved", "declined"] | None = None
+    # Until when the customer's own cancellation is refunded in full; set once confirmed, and
+    # moved by moves as the policy says (domain/cancellation.py).
+    refund_until: datetime | None = None
 
 
 class BookingOutcome(Model):

@@ -413,6 +413,7 @@ class BookingWorkflow:
             note=self._cancel.reason or None if self._cancel else None,
             reschedules=self._moves,
             decision=None if self._decision is None else _VERDICTS[self._decision[0]],
+            refund_until=self._refund_until,
         )
 
     @workflow.query

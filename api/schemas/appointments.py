@@ -79,6 +79,12 @@ class AppointmentPublic(BaseModel):
     )
     reschedules: int = 0
     timezone: str | None = Field(default=None, description="the zone the booking was made in")
+    refund_until: datetime | None = Field(
+        default=None,
+        description="until when the customer's own cancellation is refunded in full (set once "
+        "confirmed; a customer's move inside the no-refund window keeps the passed deadline); "
+        "read from the booking itself, so absent from lists",
+    )
 
     @classmethod
     def from_state(
@@ -115,4 +121,5 @@ class AppointmentPublic(BaseModel):
             payment_failure=state.payment_failure,
             reschedules=state.reschedules,
             timezone=state.timezone,
+            refund_until=in_zone(state.refund_until, zone) if state.refund_until else None,
         )

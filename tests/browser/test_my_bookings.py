@@ -48,12 +48,24 @@ def test_cancel_shows_the_refund_first_and_reschedule_moves_to_a_free_time(
     expect(soon_card.get_by_test_id("booking-status")).to_have_text("Confirmed")
 
     open_panel(page, soon, "Cancel booking")
-    expect(soon_card.get_by_test_id("refund-preview")).to_have_text(
-        "The appointment starts in less than 24 hours, so cancelling now is not refunded: "
-        "you keep paying $50.00."
-    )
+    not_refunded = "has passed, so cancelling now is not refunded: you keep paying $50.00."
+    expect(soon_card.get_by_test_id("refund-preview")).to_contain_text(not_refunded)
     soon_card.get_by_role("button", name="Keep it").click()
     expect(soon_card.get_by_test_id("refund-preview")).to_have_count(0)
+
+    # Moved by the customer from inside the no-refund window to days later, it keeps the passed
+    # deadline: the page shows the booking's own, not 24 hours before the new start.
+    moved_soon = local_start(provider, later_day, "15:00")
+    answer = api.post(
+        f"/appointments/{soon}/reschedule",
+        json={"start": moved_soon.isoformat()},
+        headers=customer.headers,
+    )
+    assert answer.status_code == 200, answer.text
+    page.reload()
+    open_panel(page, soon, "Cancel booking")
+    expect(soon_card.get_by_test_id("refund-preview")).to_contain_text(not_refunded)
+    soon_card.get_by_role("button", name="Keep it").click()
 
     open_panel(page, later, "Cancel booking")
     expect(later_card.get_by_test_id("refund-preview")).to_contain_text(

@@ -59,6 +59,10 @@ async def test_book_pay_and_read_the_confirmed_booking(api: httpx.AsyncClient, s
     read = await api.get(f"/appointments/{body['id']}", headers=customer)
     assert read.status_code == 200 and read.json()["status"] == "confirmed", read.text
     assert read.json()["payment"]["status"] == "succeeded"
+    # What a cancel would refund, as the booking itself will decide it: 24 h before the start.
+    refund_until = datetime.fromisoformat(read.json()["refund_until"])
+    assert refund_until == start - timedelta(hours=24)
+    assert body["refund_until"] is None  # not confirmed yet: nothing to keep or lose
     declined = await _book(
         api, customer, provider.service_id, (start + timedelta(hours=1)).isoformat()
     )
@@ -527,6 +531,8 @@ async def test_a_confirmed_booking_moves_to_a_free_time_and_frees_the_old_one(
     # The workflow and the database agree, and the old time is offered again, the new one not.
     read = await api.get(f"/appointments/{booking['id']}", headers=customer)
     assert datetime.fromisoformat(read.json()["start"]) == later
+    # Moved well ahead of the no-refund window: the deadline follows the new start.
+    assert datetime.fromisoformat(read.json()["refund_until"]) == later - timedelta(hours=24)
     stored = await booking_reads.get_booking(saga.db, UUID(booking["id"]))
     assert stored is not None and stored.start == later and stored.status == "confirmed"
     free = await _free_starts(api, provider, start)

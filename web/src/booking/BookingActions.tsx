@@ -34,6 +34,8 @@ export function BookingActions({
   const [notice, setNotice] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [reloadSignal, setReloadSignal] = useState(0);
+  // The booking as the workflow has it (the list is read from the database): its refund deadline.
+  const [current, setCurrent] = useState<Appointment | null>(null);
   const service = provider?.services.find((s) => s.id === booking.service_id);
   const headingId = `actions-${booking.id}`;
 
@@ -90,7 +92,7 @@ export function BookingActions({
     }
   };
 
-  const preview = refundPreview(booking, zone);
+  const preview = refundPreview(current ?? booking, zone);
   return (
     <div className="actions">
       <h3 id={headingId} className="visually-hidden">
@@ -117,7 +119,13 @@ export function BookingActions({
             type="button"
             className="secondary"
             aria-expanded={panel === "cancel"}
-            onClick={() => setPanel(panel === "cancel" ? "none" : "cancel")}
+            onClick={() => {
+              if (panel === "cancel") return setPanel("none");
+              setPanel("cancel");
+              apiJson<Appointment>(`/appointments/${booking.id}?timezone=${encodeURIComponent(zone)}`)
+                .then(setCurrent)
+                .catch(() => setCurrent(null)); // the policy's 24 hours stand in
+            }}
           >
             Cancel booking
           </button>

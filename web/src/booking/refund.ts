@@ -23,19 +23,19 @@ export function refundPreview(booking: Appointment, zone: string, now = Date.now
   if (booking.status !== "confirmed") {
     return { refunded: true, sentence: `You will be refunded in full: ${amount}.` };
   }
-  const deadline = Date.parse(booking.start) - FULL_REFUND_NOTICE_MS;
+  // The booking's own deadline (a customer's move inside the window keeps the passed one);
+  // the policy's 24 hours before the start until it is read.
+  const deadline = booking.refund_until
+    ? Date.parse(booking.refund_until)
+    : Date.parse(booking.start) - FULL_REFUND_NOTICE_MS;
   if (now <= deadline) {
-    const moved =
-      booking.reschedules > 0
-        ? " (A booking moved less than 24 hours before its earlier time keeps that earlier deadline.)"
-        : "";
     return {
       refunded: true,
-      sentence: `You will be refunded in full: ${amount}, if you cancel before ${whenLabel(new Date(deadline).toISOString(), zone)}.${moved}`,
+      sentence: `You will be refunded in full: ${amount}, if you cancel before ${whenLabel(new Date(deadline).toISOString(), zone)}.`,
     };
   }
   return {
     refunded: false,
-    sentence: `The appointment starts in less than 24 hours, so cancelling now is not refunded: you keep paying ${amount}.`,
+    sentence: `The full-refund deadline (${whenLabel(new Date(deadline).toISOString(), zone)}) has passed, so cancelling now is not refunded: you keep paying ${amount}.`,
   };
 }

@@ -94,6 +94,8 @@ export interface Appointment {
   note: string | null;
   payment_failure: string | null;
   reschedules: number;
+  /** Until when the customer's own cancel is refunded in full; only on GET /appointments/{id}. */
+  refund_until?: string | null;
   timezone: string | null;
 }
 
