@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
+from typing import NamedTuple, cast
 from uuid import UUID
 
 from sqlalchemy import Table, Uuid, bindparam, func, select
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contract.messages import BookingState, Money, PaymentIntent
 from db.engine import Database
-from db.models import Appointment, PaymentTransaction
+from db.models import Appointment, PaymentTransaction, User
 from db.types import UTCDateTime
 from domain.booking_state import ACTIVE_STATUSES, BookingStatus
 
@@ -87,6 +87,25 @@ async def list_bookings(
         )
         payments = await _latest_payments(session, [a.id for a in page])
     return [_state(a, payments.get(a.id)) for a in page], total or 0
+
+
+class Customer(NamedTuple):
+    name: str
+    email: str
+
+
+async def customers_of(db: Database, booking_ids: Sequence[UUID]) -> dict[UUID, Customer]:
+    """Who made each booking: for its provider, who must know who is coming."""
+    if not booking_ids:
+        return {}
+    query = (
+        select(Appointment.id, User.full_name, User.email)
+        .join(User, User.id == Appointment.customer_id)
+        .where(Appointment.id.in_(booking_ids))
+    )
+    async with db.session() as session:
+        rows = await session.execute(query)
+        return {row.id: Customer(row.full_name, row.email) for row in rows}
 
 
 async def _latest_payments(

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, AwareDatetime
 
 from api.deps import BookingsDep, CurrentUser, DatabaseDep, ServicesDep
 from api.errors import APIError, DocumentedErrorRoute, not_found
-from api.schemas.appointments import AppointmentPublic
+from api.schemas.appointments import AppointmentPublic, CustomerPublic
 from api.schemas.common import Page, errors
 from api.schemas.privacy import AccountDataExport
 from api.schemas.providers import FIRST_DAY, LAST_DAY
@@ -80,7 +80,14 @@ async def my_appointments(
         await record_read(
             db, Actor(user.id, "admin"), now=datetime.now(UTC), detail={"read": "appointments"}
         )
-    return Page(data=[AppointmentPublic.from_state(s, timezone) for s in states], count=total)
+    shown = [AppointmentPublic.from_state(s, timezone) for s in states]
+    if user.provider_id is not None or user.role == "admin":
+        # A provider must know who is coming: the name and address the customer booked with.
+        customers = await booking_reads.customers_of(db, [s.booking_id for s in states])
+        for appointment in shown:
+            if (found := customers.get(appointment.id)) is not None:
+                appointment.customer = CustomerPublic(name=found.name, email=found.email)
+    return Page(data=shown, count=total)
 
 
 @router.get("/me")

@@ -60,6 +60,11 @@ class PaymentPublic(BaseModel):
     status: str
 
 
+class CustomerPublic(BaseModel):
+    name: str
+    email: str
+
+
 class AppointmentPublic(BaseModel):
     id: UUID
     status: BookingStatus
@@ -84,6 +89,10 @@ class AppointmentPublic(BaseModel):
         description="until when the customer's own cancellation is refunded in full (set once "
         "confirmed; a customer's move inside the no-refund window keeps the passed deadline); "
         "read from the booking itself, so absent from lists",
+    )
+    customer: CustomerPublic | None = Field(
+        default=None,
+        description="who booked: in a provider's (or an admin's) list, not in a customer's",
     )
 
     @classmethod

@@ -53,6 +53,7 @@ def test_the_provider_approves_a_booking_from_the_dashboard(
     label = clock_label(start, provider.timezone)
     assert normalized(entry.get_by_role("heading").inner_text()).startswith(label)
     expect(entry).to_contain_text("$50.00")
+    expect(entry).to_contain_text(f"{customer.full_name} <{customer.email}>")  # who is coming
     expect(page.get_by_text("1 booking waits for your approval.")).to_be_visible()
     assert_accessible(page, "the dashboard's bookings with one awaiting approval")
     screenshot(page, "1-awaiting-approval")

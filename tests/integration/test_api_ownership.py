@@ -53,7 +53,7 @@ async def test_only_the_customer_the_provider_and_admins_see_a_booking(
 
 async def test_each_account_lists_its_own_bookings(api: httpx.AsyncClient, saga: Saga) -> None:
     provider, _, service = await provider_with_service(api)
-    first, second = await sign_up(api), await sign_up(api)
+    first, second = await sign_up(api, full_name="Ana First"), await sign_up(api)
     a = await _book(api, first, service, _weekday(7, 10))
     b = await _book(api, first, service, _weekday(7, 13))
     c = await _book(api, second, service, _weekday(7, 15))
@@ -63,6 +63,11 @@ async def test_each_account_lists_its_own_bookings(api: httpx.AsyncClient, saga:
     assert [x["id"] for x in mine["data"]] == [a["id"], b["id"]] and mine["count"] == 2
     theirs = (await api.get("/users/me/appointments", headers=provider)).json()
     assert [x["id"] for x in theirs["data"]] == [a["id"], b["id"], c["id"]]
+    # The provider sees who is coming; a customer's own list names nobody.
+    first_me = (await api.get("/users/me", headers=first)).json()
+    assert theirs["data"][0]["customer"] == {"name": "Ana First", "email": first_me["email"]}
+    assert theirs["data"][2]["customer"]["name"] == "Pat Doe"
+    assert all(x["customer"] is None for x in mine["data"])
 
     cancelled = (
         await api.get("/users/me/appointments", params={"status": "cancelled"}, headers=first)

@@ -80,7 +80,9 @@ export function BookingCard({ booking, service, onDone }: Props) {
         {STATUS_LABELS[booking.status] ?? booking.status}
       </p>
       <p className="muted">
-        Customer {booking.customer_id.slice(0, 8)}
+        {booking.customer
+          ? `${booking.customer.name} <${booking.customer.email}>`
+          : `Customer ${booking.customer_id.slice(0, 8)}`}
         {booking.price ? ` · ${money(booking.price.amount, booking.price.currency)}` : ""}
       </p>
       {booking.note ? <p className="muted">Note: {booking.note}</p> : null}

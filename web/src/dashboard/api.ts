@@ -83,6 +83,8 @@ export interface Appointment {
   provider_id: string;
   service_id: string;
   customer_id: string;
+  /** Who booked (a provider's list names them). */
+  customer?: { name: string; email: string } | null;
   start: string;
   end: string | null;
   price: Money | null;
