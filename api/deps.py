@@ -17,6 +17,7 @@ from api.passwords import PasswordHasher
 from api.rate_limiter import RateLimiter
 from api.security import user_id_from_token
 from api.slot_gate import SlotGate
+from api.unknown_logins import UnknownLogins
 from config import Settings
 from db.engine import Database
 from db.users import Account, get_account
@@ -39,6 +40,7 @@ class AppServices:
     passwords: PasswordHasher
     availability: AvailabilityHub
     slot_gate: SlotGate = field(default_factory=SlotGate)
+    unknown_logins: UnknownLogins = field(default_factory=UnknownLogins)
 
 
 # Dependencies are coroutines even when they do not await: FastAPI runs a plain `def` one in
@@ -71,6 +73,10 @@ async def _slot_gate(services: ServicesDep) -> SlotGate:
     return services.slot_gate
 
 
+async def _unknown_logins(services: ServicesDep) -> UnknownLogins:
+    return services.unknown_logins
+
+
 async def _bookings(services: ServicesDep) -> BookingClient:
     return services.bookings
 
@@ -86,6 +92,7 @@ PaymentsDep = Annotated[PaymentGateway, Depends(_payments)]
 SlotGateDep = Annotated[SlotGate, Depends(_slot_gate)]
 BookingsDep = Annotated[BookingClient, Depends(_bookings)]
 PasswordsDep = Annotated[PasswordHasher, Depends(_passwords)]
+UnknownLoginsDep = Annotated[UnknownLogins, Depends(_unknown_logins)]
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.deps import CurrentUser, DatabaseDep, PasswordsDep, SettingsDep
+from api.deps import CurrentUser, DatabaseDep, PasswordsDep, SettingsDep, UnknownLoginsDep
 from api.errors import APIError, DocumentedErrorRoute
 from api.limits import limit_login, limit_register
 from api.schemas.auth import Token, UserCreate, UserPublic
@@ -90,6 +90,7 @@ async def login(
     db: DatabaseDep,
     settings: SettingsDep,
     passwords: PasswordsDep,
+    unknown: UnknownLoginsDep,
 ) -> Token:
     """Exchange email (as `username`) and password for a bearer token."""
     # No account has a NUL in its email, and PostgreSQL refuses NUL in text parameters.
@@ -97,18 +98,21 @@ async def login(
         None if "\x00" in form.username else await login_throttle.login_account(db, form.username)
     )
     now = datetime.now(UTC)
-    if found is not None and found.retry_at is not None and found.retry_at > now:
-        raise _must_wait(found.retry_at, now)
+    # An email no account has waits as an account would: its answers tell nobody it is unknown.
+    retry_at = found.retry_at if found is not None else unknown.retry_at(form.username)
+    if retry_at is not None and retry_at > now:
+        raise _must_wait(retry_at, now)
     password_ok = await passwords.verify(
         found.password_hash if found else _DUMMY_HASH, form.password
     )
-    if found is None:
-        raise WRONG_CREDENTIALS
-    if not password_ok:
+    if found is None or not password_ok:
         policy = login_throttle.LoginPolicy.from_settings(settings)
         # The wait runs from the answer, not from the request: hashing took a while.
         now = datetime.now(UTC)
-        retry_at = await login_throttle.count_failure(db, found.user_id, policy, now=now)
+        if found is None:
+            retry_at = unknown.count_failure(form.username, policy, now=now)
+        else:
+            retry_at = await login_throttle.count_failure(db, found.user_id, policy, now=now)
         if retry_at is None:
             raise WRONG_CREDENTIALS
         headers = {"Retry-After": str(_seconds_until(retry_at, now))}

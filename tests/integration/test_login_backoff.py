@@ -134,11 +134,28 @@ async def test_a_success_resets_the_count(settings: Settings, db: Database) -> N
         assert (await _throttle(db, user_id))[0] == 1
 
 
-async def test_unknown_emails_are_401_and_counted_nowhere(settings: Settings) -> None:
+async def test_an_unknown_email_fails_exactly_as_a_known_one(settings: Settings) -> None:
+    """Otherwise the backoff would tell who has an account: the same statuses, codes and waits,
+    try by try, for an account's wrong password and for an address no account has."""
+
+    async def answers(http: httpx.AsyncClient, email: str) -> list[tuple[int, str, str | None]]:
+        seen = []
+        for _ in range(5):
+            response = await _login(http, email)
+            seen.append(
+                (response.status_code, response.json()["code"], response.headers.get("Retry-After"))
+            )
+        return seen
+
     unknown = f"nobody-{uuid.uuid4().hex}@example.com"
     async with serve(with_limits(settings, **BACKOFF)) as http:
-        for _ in range(6):
-            assert_error(await _login(http, unknown), 401, "invalid_credentials")
+        email, _ = await _account(http)
+        known_answers = await answers(http, email)
+        unknown_answers = await answers(http, unknown)
+    assert unknown_answers == known_answers
+    # 401, 401, 401 starting a 1 s wait, then refused within it: the backoff did start.
+    assert [code for _, code, _ in known_answers[:3]] == ["invalid_credentials"] * 3
+    assert known_answers[2][2] == "1" and known_answers[3][:2] == (429, "login_backoff")
 
 
 async def test_the_51st_wrong_password_in_a_row_is_429(settings: Settings, db: Database) -> None:
