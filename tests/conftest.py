@@ -66,12 +66,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
     """Settings for tests; rate limits off (the tests make many requests from one address),
-    except where a test turns them on (tests/integration/test_limits.py)."""
+    except where a test turns them on (tests/integration/test_limits.py). Reminders are
+    prepared at their instant: a prepared one waits in its activity in real time, which the
+    time-skipping server does not skip (tests/workflows/test_reminders.py prepares them)."""
+    defaults = {"rate_limits_enabled": False, "reminder_prepare_seconds": 0}
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         environment="development",
         database_url=database_url,
-        **({"rate_limits_enabled": False} | overrides),  # type: ignore[arg-type]
+        **(defaults | overrides),  # type: ignore[arg-type]
     )
 
 
