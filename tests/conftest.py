@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -62,6 +63,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         return f"sqlite:///{tmp_path_factory.mktemp('sqlite')}/app.db"
     url: str = request.getfixturevalue("fresh_postgres")
     return url
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests last: Playwright's sync API keeps an event loop running in this thread
+    while its browser is open (a session fixture), and the async tests need to start their own."""
+    browser_tests = Path(__file__).parent / "browser"
+    items.sort(key=lambda item: item.path.is_relative_to(browser_tests))
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
