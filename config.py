@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     payment_gateway: Literal["sandbox", "stripe"] = "sandbox"
     payment_webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
     stripe_api_key: SecretStr | None = None
+    # Given to the booking page for Stripe.js; public by design (pk_live_... or pk_test_...).
+    stripe_publishable_key: str | None = None
     stripe_api_base: str | None = None
 
     # Messages: the sandbox records and renders every message and sends none.
@@ -200,6 +202,14 @@ class Settings(BaseSettings):
             raise ValueError(f"{name} must allow at least one request")
         return value
 
+    @field_validator("stripe_publishable_key")
+    @classmethod
+    def _publishable_stripe_key(cls, key: str | None) -> str | None:
+        # Every visitor reads this key: a secret or restricted key here would be published.
+        if key is not None and not key.startswith("pk_"):
+            raise ValueError("STRIPE_PUBLISHABLE_KEY must be a publishable key (pk_...)")
+        return key
+
     @field_validator("rate_limit_storage")
     @classmethod
     def _known_rate_limit_storage(cls, url: str) -> str:
@@ -264,6 +274,9 @@ class Settings(BaseSettings):
             )
         if self.payment_gateway == "stripe" and self.stripe_api_key is None:
             raise ValueError("STRIPE_API_KEY is required when PAYMENT_GATEWAY=stripe")
+        if self.payment_gateway == "stripe" and self.stripe_publishable_key is None:
+            # Without it the booking page cannot take a card: nobody could pay there.
+            raise ValueError("STRIPE_PUBLISHABLE_KEY is required when PAYMENT_GATEWAY=stripe")
         if self.api_metrics and self.metrics_token is None:
             # Request counts by route and status tell a stranger too much about the service.
             raise ValueError(

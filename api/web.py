@@ -24,12 +24,13 @@ PAGE_CSP = (
     "font-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-# Stripe's Payment Element: its script, its iframes and its API.
+# Stripe's Payment Element: its scripts and frames (js.stripe.com and its subdomains), its API.
 STRIPE_CSP = (
-    "default-src 'none'; script-src 'self' https://js.stripe.com; style-src 'self'; "
-    "img-src 'self' data: https://*.stripe.com; font-src 'self'; "
+    "default-src 'none'; script-src 'self' https://js.stripe.com https://*.js.stripe.com; "
+    "style-src 'self'; img-src 'self' data: https://*.stripe.com; font-src 'self'; "
     "connect-src 'self' https://api.stripe.com; "
-    "frame-src https://js.stripe.com https://hooks.stripe.com; manifest-src 'self'; "
+    "frame-src https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com; "
+    "manifest-src 'self'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 # Hashed file names never change content; the pages must be asked for again.

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Header, Request
 
 from activities.payments.port import InvalidWebhook
-from api.deps import BookingsDep, DatabaseDep, PaymentsDep
+from api.deps import BookingsDep, DatabaseDep, PaymentsDep, SettingsDep
 from api.errors import APIError, DocumentedErrorRoute
 from api.schemas.common import errors
-from api.schemas.payments import WebhookReceipt
+from api.schemas.payments import PaymentConfigPublic, WebhookReceipt
 from contract.messages import PaymentEvent
 from db import payments as ledger
 from db.engine import Database
@@ -20,13 +20,23 @@ router = APIRouter(
     prefix="/payments",
     tags=["payments"],
     route_class=DocumentedErrorRoute,
-    responses=errors(400, 413, 503),
 )
+
+
+@router.get("/config")
+async def payment_config(settings: SettingsDep) -> PaymentConfigPublic:
+    """The gateway the checkout pays through, and Stripe's publishable key for Stripe.js."""
+    stripe = settings.payment_gateway == "stripe"
+    return PaymentConfigPublic(
+        gateway=settings.payment_gateway,
+        publishable_key=settings.stripe_publishable_key if stripe else None,
+    )
 
 
 @router.post(
     "/webhook",
     responses={
+        **errors(413),
         400: {"description": "a bad signature or an unreadable body"},
         503: {"description": "not taken now: the gateway delivers it again"},
     },

@@ -168,6 +168,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/notifications/twilio/status"): everyone(403, _form({"MessageSid": "SM1"})),
     ("POST", "/notifications/twilio/inbound"): everyone(403, _form({"Body": "STOP"})),
     ("POST", "/notifications/sendgrid/events"): everyone(403, _json([])),
+    ("GET", "/payments/config"): everyone(200),
     ("POST", "/payments/webhook"): everyone(400, _json({"type": "payment_intent.succeeded"})),
     ("POST", "/calendar/connections/caldav"): providers_only(
         503,

@@ -1,20 +1,16 @@
 """The Stripe adapter against localstripe: a stateful Stripe peer on loopback that signs webhooks.
 
 localstripe runs as a child process on 127.0.0.1, in memory, with two gaps to Stripe's API
-filled (see `serve_localstripe`). Its webhooks go to a small receiver on 127.0.0.1 in this
+filled (see `tests.stripe_peer`). Its webhooks go to a small receiver on 127.0.0.1 in this
 process; the tests verify and read them with the adapter, as the API's webhook route does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
-import sys
-import textwrap
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,9 +38,10 @@ from contract.messages import (
 )
 from db.engine import Database
 from db.models import Appointment, PaymentTransaction
-from devstack.processes import ManagedProcess, free_port, wait_for_port
+from devstack.processes import free_port
 from domain.booking_state import BookingStatus
 from tests.factories import future_local, make_customer, make_provider
+from tests.stripe_peer import running_localstripe
 from tests.workflows.helpers import BookingHandle, booking_input, eventually, status_becomes
 from workflows import search_attributes
 from workflows.booking import BookingWorkflow
@@ -60,86 +57,11 @@ DECLINED_VISA = "pm_card_chargeCustomerFail"  # attaches, then the charge is dec
 # ---------------------------------------------------------------------- the peer
 
 
-def serve_localstripe(port: int) -> None:
-    """Run localstripe in this (child) process: loopback only, in memory, closer to Stripe.
-
-    localstripe's own entry point listens on every interface and pickles its store to
-    /tmp/localstripe.pickle, shared by every run on the machine. It also ignores
-    `Idempotency-Key` and refuses `description` on PaymentIntents; Stripe does neither.
-    """
-    from aiohttp import web
-    from localstripe import resources, server
-    from localstripe.errors import UserError
-
-    resources.Store.dump_to_disk = lambda self: None
-
-    create_intent = resources.PaymentIntent.__init__
-
-    def create_intent_with_description(
-        self: Any, description: str | None = None, **params: Any
-    ) -> None:
-        create_intent(self, **params)
-        self.description = description
-
-    resources.PaymentIntent.__init__ = create_intent_with_description
-
-    first_use: dict[str, tuple[tuple[str, bytes], int, bytes]] = {}
-
-    @web.middleware
-    async def replay_idempotent_requests(request: web.Request, handler: Any) -> web.StreamResponse:
-        """Stripe's rule: a key replays its first response, and only for the same request."""
-        key = request.headers.get("Idempotency-Key")
-        if request.method != "POST" or key is None:
-            return await handler(request)
-        fingerprint = (request.path, await request.read())
-        if key in first_use:
-            seen, status, body = first_use[key]
-            if seen != fingerprint:
-                error = {
-                    "type": "idempotency_error",
-                    "message": "Keys for idempotent requests can only be used with the same "
-                    "parameters they were first used with.",
-                }
-                return web.json_response({"error": error}, status=400)
-            return web.Response(
-                body=body,
-                status=status,
-                content_type="application/json",
-                headers={"Idempotent-Replayed": "true"},
-            )
-        try:
-            response = await handler(request)
-        except UserError as err:
-            response = err.to_response()
-        if response.status < 500:
-            first_use[key] = (fingerprint, response.status, response.body)
-        return response
-
-    server.app.middlewares.append(replay_idempotent_requests)
-    web.run_app(server.app, host="127.0.0.1", port=port, print=None)
-
-
 @pytest.fixture(scope="module")
 def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """localstripe's base URL; it must start, there is no skipping."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("localstripe") / "localstripe.log"
-    # The function's source, not an import of this module: the child starts in half a second.
-    source = textwrap.dedent(inspect.getsource(serve_localstripe))
-    code = f"from __future__ import annotations\n{source}\nserve_localstripe({port})\n"
-    process = ManagedProcess("localstripe", [sys.executable, "-c", code], {}, log).start()
-    try:
-        try:
-            wait_for_port(port, process)
-        except (RuntimeError, TimeoutError) as err:
-            raise RuntimeError(f"localstripe did not start: {err}\n{_tail(log)}") from err
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.stop()
-
-
-def _tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-4000:] if log.exists() else "(no log)"
+    with running_localstripe(tmp_path_factory.mktemp("localstripe") / "localstripe.log") as url:
+        yield url
 
 
 class WebhookInbox:

@@ -73,6 +73,7 @@ def test_app_services_configure_exactly_what_settings_reads(
         "APP_DB_PASSWORD": "s3cret-db",
         "PAYMENT_WEBHOOK_SECRET": "whsec_real_production_secret",
         "STRIPE_API_KEY": "sk_live_real",
+        "STRIPE_PUBLISHABLE_KEY": "pk_live_real",
         "JWT_SECRET": "a-long-random-production-jwt-secret",
         "PAYLOAD_ENCRYPTION_KEYS": "2026:" + base64.b64encode(b"p" * 32).decode(),
         "CALENDAR_SECRET_KEYS": base64.urlsafe_b64encode(b"c" * 32).decode(),

@@ -65,6 +65,7 @@ REAL = {
     "jwt_secret": "real-secret-value-xyz",
     "payment_gateway": "stripe",
     "stripe_api_key": "sk_live_real",
+    "stripe_publishable_key": "pk_live_real",
     "payload_encryption_keys": "k1:" + base64.b64encode(b"k" * 32).decode(),
     "calendar_secret_keys": base64.urlsafe_b64encode(b"c" * 32).decode(),
     "metrics_token": "a-scraper-token",
@@ -74,6 +75,12 @@ REAL = {
 def test_production_with_real_secrets_is_accepted() -> None:
     settings = _settings(environment="production", **REAL)
     assert settings.environment == "production"
+
+
+def test_production_with_stripe_needs_the_key_the_page_pays_with() -> None:
+    unpayable = {k: v for k, v in REAL.items() if k != "stripe_publishable_key"}
+    with pytest.raises(ValidationError, match="STRIPE_PUBLISHABLE_KEY"):
+        _settings(environment="production", **unpayable)
 
 
 def test_production_refuses_the_sandbox_gateway() -> None:
@@ -88,6 +95,14 @@ def test_production_keeps_metrics_behind_a_token() -> None:
     with pytest.raises(ValidationError, match="METRICS_TOKEN is required"):
         _settings(environment="production", **untokened)
     assert _settings(environment="production", api_metrics=False, **untokened)
+
+
+@pytest.mark.parametrize("key", ["sk_live_secret", "rk_live_restricted", "whsec_x", ""])
+def test_a_secret_is_never_taken_for_the_publishable_stripe_key(key: str) -> None:
+    """Every visitor of the booking page reads STRIPE_PUBLISHABLE_KEY."""
+    with pytest.raises(ValidationError, match="STRIPE_PUBLISHABLE_KEY must be a publishable"):
+        _settings(stripe_publishable_key=key)
+    assert _settings(stripe_publishable_key="pk_live_abc").stripe_publishable_key == "pk_live_abc"
 
 
 def test_an_unknown_database_is_refused() -> None:

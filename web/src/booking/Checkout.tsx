@@ -1,10 +1,12 @@
-// Paying for a held booking: the sandbox checkout on the embedded default. Stripe's Payment
-// Element for PAYMENT_GATEWAY=stripe is a follow-up (the page's CSP already allows js.stripe.com).
-import { useState } from "react";
+// Paying for a held booking: the sandbox checkout on the embedded default, Stripe's Payment
+// Element (StripePayment, its own chunk) with PAYMENT_GATEWAY=stripe.
+import { lazy, Suspense, useState } from "react";
 
 import { apiJson, messageOf } from "../shared/api";
 import { moneyLabel, timeLabel } from "../shared/time";
 import type { Appointment } from "../shared/types";
+
+const StripePayment = lazy(() => import("./StripePayment"));
 
 interface SandboxAnswer {
   paid: boolean;
@@ -32,6 +34,13 @@ export function Checkout({
   if (!payment) return null;
   const amount = moneyLabel({ amount: payment.amount, currency: payment.currency });
   const holdUntil = booking.hold_expires_at ? timeLabel(booking.hold_expires_at, zone) : null;
+
+  async function paidAtStripe() {
+    const read = await apiJson<Appointment>(
+      `/appointments/${booking.id}?timezone=${encodeURIComponent(zone)}`,
+    );
+    onAnswer(read, true);
+  }
 
   async function pay(outcome: "succeed" | "fail") {
     if (!payment) return;
@@ -91,9 +100,17 @@ export function Checkout({
             </button>
           </div>
         </>
+      ) : payment.gateway === "stripe" && payment.client_secret ? (
+        <Suspense fallback={<p aria-busy="true">Loading the card form…</p>}>
+          <StripePayment
+            clientSecret={payment.client_secret}
+            amount={amount}
+            onPaid={paidAtStripe}
+          />
+        </Suspense>
       ) : (
         <p className="error">
-          Card payments on this page are not available yet. Your time stays held until{" "}
+          Card payments on this page are not available. Your time stays held until{" "}
           {holdUntil ?? "the hold expires"}.
         </p>
       )}

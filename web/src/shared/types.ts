@@ -79,6 +79,12 @@ export interface Payment {
   status: string;
 }
 
+/** GET /payments/config: how the checkout takes a payment. */
+export interface PaymentConfig {
+  gateway: "sandbox" | "stripe";
+  publishable_key: string | null;
+}
+
 export interface Appointment {
   id: string;
   status: BookingStatus;
