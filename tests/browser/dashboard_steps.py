@@ -11,39 +11,19 @@ from typing import Any, TypeVar
 import httpx
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.scenario import Account, Provider, make_provider
+from tests.browser.scenario import Account, Provider, book_paid
 
 T = TypeVar("T")
 # A decision or a cancel goes through the booking's workflow: allow a loaded machine its time.
 DECIDED_MS = 20_000
 
 
-def make_approving_provider(api: httpx.Client, **rules: Any) -> Provider:
-    """A provider (scenario.make_provider) whose new bookings wait for their approval."""
-    provider = make_provider(api, **rules)
-    response = api.patch(
-        "/providers/me", headers=provider.account.headers, json={"auto_confirm": False}
-    )
-    assert response.status_code == 200, response.text
-    return provider
-
-
 def book(api: httpx.Client, customer: Account, provider: Provider, start: datetime) -> str:
     """A paid booking made through the API; it waits for approval or is confirmed, by the
     provider's setting. Its id."""
-    response = api.post(
-        "/appointments",
-        headers=customer.headers,
-        json={"service_id": provider.service_id, "start": start.isoformat()},
-    )
-    assert response.status_code == 201, response.text
-    booking = response.json()
-    paid = api.post(
-        f"/sandbox/payments/{booking['payment']['intent_id']}/succeed", headers=customer.headers
-    )
-    assert paid.status_code == 200, paid.text
-    assert paid.json()["booking"]["status"] in ("awaiting_approval", "confirmed"), paid.text
-    return str(booking["id"])
+    booking_id, status = book_paid(api, customer, provider, start)
+    assert status in ("awaiting_approval", "confirmed"), f"booking {booking_id} is {status}"
+    return booking_id
 
 
 def booking(api: httpx.Client, customer: Account, booking_id: str) -> dict[str, Any]:

@@ -100,10 +100,11 @@ def make_provider(
         },
     )
     assert response.status_code == 201, response.text
+    service_id = response.json()["id"]
     if not auto_confirm:
         response = api.patch("/providers/me", headers=account.headers, json={"auto_confirm": False})
         assert response.status_code == 200, response.text
-    return Provider(provider_id, response.json()["id"], name, timezone, account)
+    return Provider(provider_id, service_id, name, timezone, account)
 
 
 def local_start(provider: Provider, day: date, at: str) -> datetime:
@@ -121,8 +122,11 @@ def clock_label(instant: datetime, zone: str) -> str:
     return f"{local.hour % 12 or 12}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
 
 
-def book_and_pay(api: httpx.Client, customer: Account, provider: Provider, start: datetime) -> str:
-    """A confirmed booking made through the API; its id."""
+def book_paid(
+    api: httpx.Client, customer: Account, provider: Provider, start: datetime
+) -> tuple[str, str]:
+    """A booking made through the API and paid in the sandbox: its id, and its status as the
+    payment's answer gives it."""
     response = api.post(
         "/appointments",
         headers=customer.headers,
@@ -134,15 +138,20 @@ def book_and_pay(api: httpx.Client, customer: Account, provider: Provider, start
         f"/sandbox/payments/{booking['payment']['intent_id']}/succeed", headers=customer.headers
     )
     assert paid.status_code == 200, paid.text
+    return str(booking["id"]), str(paid.json()["booking"]["status"])
+
+
+def book_and_pay(api: httpx.Client, customer: Account, provider: Provider, start: datetime) -> str:
+    """A confirmed booking made through the API; its id."""
+    booking_id, status = book_paid(api, customer, provider, start)
     # The checkout waits up to 5 s for the booking to act; a loaded machine may take longer.
     deadline = time_module.monotonic() + 30
-    status = paid.json()["booking"]["status"]
     while status != "confirmed" and time_module.monotonic() < deadline:
         time_module.sleep(0.2)
-        state = api.get(f"/appointments/{booking['id']}", headers=customer.headers)
+        state = api.get(f"/appointments/{booking_id}", headers=customer.headers)
         status = state.json()["status"]
-    assert status == "confirmed", f"booking {booking['id']} is {status}"
-    return str(booking["id"])
+    assert status == "confirmed", f"booking {booking_id} is {status}"
+    return booking_id
 
 
 # --- on the page ------------------------------------------------------------------------------

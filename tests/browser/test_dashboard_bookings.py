@@ -17,7 +17,6 @@ from tests.browser.dashboard_steps import (
     card,
     eventually,
     heading_of,
-    make_approving_provider,
     notice,
     pick_day_in,
     sign_in,
@@ -35,7 +34,7 @@ from tests.browser.scenario import (
 def test_the_provider_approves_a_booking_from_the_dashboard(
     api: httpx.Client, new_context: NewContext, screenshot: Screenshot
 ) -> None:
-    provider = make_approving_provider(api, hours=(("09:00", "11:00"),))
+    provider = make_provider(api, hours=(("09:00", "11:00"),), auto_confirm=False)
     customer = make_customer(api)
     day = days_ahead(provider, 3)
     # 10:30 in New York is already the next day in Tokyo, the browser's zone.
@@ -70,7 +69,7 @@ def test_the_provider_approves_a_booking_from_the_dashboard(
 def test_the_provider_declines_one_booking_and_cancels_another(
     api: httpx.Client, new_context: NewContext, screenshot: Screenshot
 ) -> None:
-    provider = make_approving_provider(api, hours=(("09:00", "11:00"),))
+    provider = make_provider(api, hours=(("09:00", "11:00"),), auto_confirm=False)
     customer = make_customer(api)
     day = days_ahead(provider, 2)
     to_decline = book(api, customer, provider, local_start(provider, day, "09:00"))
@@ -149,7 +148,7 @@ def test_the_provider_moves_a_booking_to_a_free_time(
 def test_refusals_are_shown_as_sentences(
     api: httpx.Client, new_context: NewContext, screenshot: Screenshot
 ) -> None:
-    provider = make_approving_provider(api, hours=(("09:00", "11:00"),))
+    provider = make_provider(api, hours=(("09:00", "11:00"),), auto_confirm=False)
     customer = make_customer(api)
     page = new_context().new_page()
 

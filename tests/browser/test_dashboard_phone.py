@@ -17,16 +17,15 @@ from tests.browser.dashboard_steps import (
     book,
     card,
     heading_of,
-    make_approving_provider,
     sign_in,
 )
-from tests.browser.scenario import days_ahead, local_start, make_customer
+from tests.browser.scenario import days_ahead, local_start, make_customer, make_provider
 
 
 def test_every_view_fits_a_phone_and_passes_axe(
     api: httpx.Client, new_context: NewContext, screenshot: Screenshot
 ) -> None:
-    provider = make_approving_provider(api, hours=(("09:00", "11:00"),))
+    provider = make_provider(api, hours=(("09:00", "11:00"),), auto_confirm=False)
     customer = make_customer(api)
     day = days_ahead(provider, 2)
     waiting = book(api, customer, provider, local_start(provider, day, "09:00"))

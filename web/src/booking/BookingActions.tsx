@@ -2,6 +2,7 @@
 import { useCallback, useState } from "react";
 
 import { ApiError, apiJson, messageOf } from "../shared/api";
+import { ReasonField } from "../shared/form";
 import { timeLabel, whenLabel } from "../shared/time";
 import type { Appointment, Provider, Slot } from "../shared/types";
 import { canCancel, canReschedule } from "./bookingText";
@@ -141,16 +142,12 @@ export function BookingActions({
           <p className={preview.refunded ? "notice" : "error"} data-testid="refund-preview">
             {preview.sentence}
           </p>
-          <div className="field">
-            <label htmlFor={`reason-${booking.id}`}>Reason (optional)</label>
-            <textarea
-              id={`reason-${booking.id}`}
-              maxLength={500}
-              rows={2}
-              value={reason}
-              onChange={(e) => setReason(e.target.value)}
-            />
-          </div>
+          <ReasonField
+            id={`reason-${booking.id}`}
+            label="Reason (optional)"
+            value={reason}
+            onValue={setReason}
+          />
           <div className="row">
             <button type="button" className="danger" disabled={busy} onClick={cancel}>
               {busy ? "Cancelling…" : "Yes, cancel it"}

@@ -1,6 +1,7 @@
 // One booking: when, what, its status, and the provider's actions on it.
 import { useId, useState } from "react";
 
+import { ReasonField } from "../shared/form";
 import { type Appointment, type Service, approve, cancel, decline } from "./api";
 import { STATUS_LABELS, dayHeading, localDay, money, timeRange } from "./format";
 import { Reschedule } from "./Reschedule";
@@ -116,16 +117,12 @@ export function BookingCard({ booking, service, onDone }: Props) {
           <p>
             {mode === "decline" ? "Decline" : "Cancel"} the booking on {when}?{refund}
           </p>
-          <div className="field">
-            <label htmlFor={reasonId}>Reason for the customer (optional)</label>
-            <textarea
-              id={reasonId}
-              maxLength={500}
-              rows={2}
-              value={reason}
-              onChange={(e) => setReason(e.target.value)}
-            />
-          </div>
+          <ReasonField
+            id={reasonId}
+            label="Reason for the customer (optional)"
+            value={reason}
+            onValue={setReason}
+          />
           <div className="row">
             <BusyButton
               busy={busy}

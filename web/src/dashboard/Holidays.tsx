@@ -1,38 +1,21 @@
 // Holidays: dates closed whatever the hours say.
 import { type FormEvent, useState } from "react";
 
+import { Field } from "../shared/form";
 import { addHoliday, holidays, removeHoliday } from "./api";
 import { DateField } from "./DateField";
+import { DayList, useDayChanges } from "./DayList";
 import { addDays, dayHeading, todayIn } from "./format";
 import { useLoad, useSession } from "./session";
-import { BusyButton, ErrorText, Loading, Notice } from "./ui";
+import { BusyButton, ErrorText, Notice } from "./ui";
 
 export function Holidays() {
-  const { provider, explain } = useSession();
+  const { provider } = useSession();
   const today = todayIn(provider.timezone);
   const list = useLoad(holidays, "holidays");
   const [day, setDay] = useState<string | null>(null);
   const [name, setName] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
-
-  async function run(what: string, request: () => Promise<unknown>, done: string) {
-    setBusy(what);
-    setError(null);
-    setNotice(null);
-    try {
-      await request();
-      setNotice(done);
-      list.reload();
-      return true;
-    } catch (err) {
-      setError(explain(err));
-      return false;
-    } finally {
-      setBusy(null);
-    }
-  }
+  const { busy, error, setError, notice, run } = useDayChanges(list.reload);
 
   async function add(event: FormEvent) {
     event.preventDefault();
@@ -51,38 +34,21 @@ export function Holidays() {
     }
   }
 
-  const upcoming = list.data?.filter((holiday) => holiday.day >= today) ?? [];
   return (
     <section className="card" aria-labelledby="holidays-title">
       <h2 id="holidays-title">Holidays</h2>
-      {list.loading && !list.data ? <Loading what="holidays" /> : null}
-      <ErrorText>{list.error}</ErrorText>
-      {list.data && upcoming.length === 0 ? <p>No upcoming holidays.</p> : null}
-      {upcoming.length > 0 ? (
-        <ul className="dash-plain">
-          {upcoming.map((holiday) => (
-            <li key={holiday.day} className="dash-entry">
-              <span>
-                <strong>{dayHeading(holiday.day)}</strong>: {holiday.name}
-              </span>
-              <BusyButton
-                busy={busy === holiday.day}
-                className="secondary"
-                aria-label={`Remove the holiday on ${dayHeading(holiday.day)}`}
-                onClick={() =>
-                  run(
-                    holiday.day,
-                    () => removeHoliday(holiday.day),
-                    `${dayHeading(holiday.day)} is open again.`,
-                  )
-                }
-              >
-                Remove
-              </BusyButton>
-            </li>
-          ))}
-        </ul>
-      ) : null}
+      <DayList
+        list={list}
+        entries={list.data?.filter((holiday) => holiday.day >= today) ?? null}
+        what="holidays"
+        empty="No upcoming holidays."
+        describe={(holiday) => holiday.name}
+        removeLabel={(heading) => `Remove the holiday on ${heading}`}
+        busy={busy}
+        onRemove={(removed) =>
+          run(removed, () => removeHoliday(removed), `${dayHeading(removed)} is open again.`)
+        }
+      />
       <form onSubmit={add} aria-labelledby="holiday-add-title">
         <h3 id="holiday-add-title">Add a holiday</h3>
         <DateField
@@ -92,16 +58,14 @@ export function Holidays() {
           first={today}
           last={addDays(today, 730)}
         />
-        <div className="field">
-          <label htmlFor="holiday-name">Name</label>
-          <input
-            id="holiday-name"
-            required
-            maxLength={200}
-            value={name}
-            onChange={(e) => setName(e.target.value)}
-          />
-        </div>
+        <Field
+          id="holiday-name"
+          label="Name"
+          required
+          maxLength={200}
+          value={name}
+          onValue={setName}
+        />
         <ErrorText>{error}</ErrorText>
         <Notice>{notice}</Notice>
         <BusyButton busy={busy === "add"} type="submit">

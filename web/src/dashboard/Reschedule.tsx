@@ -1,7 +1,8 @@
 // Move a confirmed booking to another free time of its service, from the availability API.
 import { useEffect, useState } from "react";
 
-import { type Appointment, type Service, type Slot, freeSlots, reschedule } from "./api";
+import type { Slot } from "../shared/types";
+import { type Appointment, type Service, freeSlots, reschedule } from "./api";
 import { DateField } from "./DateField";
 import { addDays, clock, dayHeading, localDay, todayIn } from "./format";
 import { useSession } from "./session";

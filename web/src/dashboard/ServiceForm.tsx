@@ -2,6 +2,7 @@
 // notice, horizon, daily limit and reminder offsets.
 import { type FormEvent, useId, useState } from "react";
 
+import { Field } from "../shared/form";
 import type { Service, ServiceFields } from "./api";
 import { duration, majorText, minorDigits, parseMajor } from "./format";
 import { BusyButton, ErrorText } from "./ui";
@@ -126,46 +127,42 @@ export function ServiceForm({ service, submitLabel, onSubmit, onCancel }: Props)
   }
 
   const number = (key: keyof Draft, label: string, hint?: string, mode: "numeric" | "text" = "numeric") => (
-    <div className="field">
-      <label htmlFor={`${id}-${key}`}>{label}</label>
-      <input
-        id={`${id}-${key}`}
-        inputMode={mode}
-        value={draft[key]}
-        aria-describedby={hint ? `${id}-${key}-hint` : undefined}
-        onChange={(e) => set({ [key]: e.target.value })}
-      />
-      {hint ? (
-        <small id={`${id}-${key}-hint`} className="muted">
-          {hint}
-        </small>
-      ) : null}
-    </div>
+    <Field
+      id={`${id}-${key}`}
+      label={label}
+      inputMode={mode}
+      value={draft[key]}
+      aria-describedby={hint ? `${id}-${key}-hint` : undefined}
+      onValue={(value) => set({ [key]: value })}
+      hint={
+        hint ? (
+          <small id={`${id}-${key}-hint`} className="muted">
+            {hint}
+          </small>
+        ) : null
+      }
+    />
   );
   const leads = draft.reminders.split(/[,\s]+/).filter((p) => /^\d+$/.test(p)).map(Number);
   return (
     <form onSubmit={submit} className="dash-service-form">
-      <div className="field">
-        <label htmlFor={`${id}-name`}>Name</label>
-        <input
-          id={`${id}-name`}
-          required
-          maxLength={200}
-          value={draft.name}
-          onChange={(e) => set({ name: e.target.value })}
-        />
-      </div>
+      <Field
+        id={`${id}-name`}
+        label="Name"
+        required
+        maxLength={200}
+        value={draft.name}
+        onValue={(name) => set({ name })}
+      />
       <div className="dash-grid">
         {number("duration", "Duration (minutes)")}
-        <div className="field">
-          <label htmlFor={`${id}-price`}>Price</label>
-          <input
-            id={`${id}-price`}
-            inputMode="decimal"
-            value={draft.price}
-            onChange={(e) => set({ price: e.target.value })}
-          />
-        </div>
+        <Field
+          id={`${id}-price`}
+          label="Price"
+          inputMode="decimal"
+          value={draft.price}
+          onValue={(price) => set({ price })}
+        />
         <div className="field">
           <label htmlFor={`${id}-currency`}>Currency</label>
           <select

@@ -1,6 +1,7 @@
 // The provider's profile (name, zone, approval) and services with their rules.
 import { type FormEvent, useState } from "react";
 
+import { Field } from "../shared/form";
 import {
   type Service,
   type ServiceFields,
@@ -13,7 +14,7 @@ import {
 import { duration, money } from "./format";
 import { ServiceForm } from "./ServiceForm";
 import { useSession } from "./session";
-import { BusyButton, ErrorText, Notice } from "./ui";
+import { BusyButton, Checkbox, ErrorText, Notice } from "./ui";
 
 const ZONES = Intl.supportedValuesOf("timeZone");
 
@@ -47,16 +48,14 @@ function Profile() {
   return (
     <form className="card" onSubmit={save} aria-labelledby="profile-title">
       <h2 id="profile-title">Profile</h2>
-      <div className="field">
-        <label htmlFor="profile-name">Name shown to customers</label>
-        <input
-          id="profile-name"
-          required
-          maxLength={200}
-          value={name}
-          onChange={(e) => setName(e.target.value)}
-        />
-      </div>
+      <Field
+        id="profile-name"
+        label="Name shown to customers"
+        required
+        maxLength={200}
+        value={name}
+        onValue={setName}
+      />
       <div className="field">
         <label htmlFor="profile-zone">Time zone of your hours</label>
         <select id="profile-zone" value={zone} onChange={(e) => setZone(e.target.value)}>
@@ -65,15 +64,12 @@ function Profile() {
           ))}
         </select>
       </div>
-      <div className="field dash-check">
-        <input
-          id="profile-approval"
-          type="checkbox"
-          checked={approval}
-          onChange={(e) => setApproval(e.target.checked)}
-        />
-        <label htmlFor="profile-approval">New bookings wait for my approval</label>
-      </div>
+      <Checkbox
+        id="profile-approval"
+        label="New bookings wait for my approval"
+        checked={approval}
+        onChecked={setApproval}
+      />
       <ErrorText>{error}</ErrorText>
       <Notice>{notice}</Notice>
       <BusyButton busy={busy} type="submit">

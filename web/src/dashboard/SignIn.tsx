@@ -1,28 +1,18 @@
 // Sign in with the provider's email and password (the API's OAuth2 password flow).
-import { type FormEvent, useState } from "react";
+import { useState } from "react";
 
-import { signIn } from "./api";
+import { logIn } from "../shared/auth";
+import { Field, useSubmit } from "../shared/form";
 import { say } from "./sentences";
 import { ErrorText } from "./ui";
 
 export function SignIn({ onSignedIn, why }: { onSignedIn: (token: string) => void; why: string | null }) {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      onSignedIn(await signIn(email, password));
-    } catch (err) {
-      setError(say(err));
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { busy, error, submit } = useSubmit(
+    async () => onSignedIn(await logIn(email, password)),
+    say,
+  );
 
   return (
     <main className="page dash-narrow">
@@ -30,28 +20,24 @@ export function SignIn({ onSignedIn, why }: { onSignedIn: (token: string) => voi
       <form className="card" onSubmit={submit} aria-labelledby="sign-in-title">
         <h2 id="sign-in-title">Sign in</h2>
         {why && !error ? <p className="muted">{why}</p> : null}
-        <div className="field">
-          <label htmlFor="email">Email</label>
-          <input
-            id="email"
-            type="email"
-            autoComplete="username"
-            required
-            value={email}
-            onChange={(e) => setEmail(e.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="password">Password</label>
-          <input
-            id="password"
-            type="password"
-            autoComplete="current-password"
-            required
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-        </div>
+        <Field
+          id="email"
+          label="Email"
+          type="email"
+          autoComplete="username"
+          required
+          value={email}
+          onValue={setEmail}
+        />
+        <Field
+          id="password"
+          label="Password"
+          type="password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onValue={setPassword}
+        />
         <ErrorText>{error}</ErrorText>
         <button type="submit" disabled={busy} aria-busy={busy}>
           {busy ? "Signing in…" : "Sign in"}

@@ -1,35 +1,27 @@
 // The provider's side of the API, typed: profile, services, hours, overrides, holidays,
 // bookings and calendar connections. Every call goes through the shared apiJson.
 import { apiJson, query } from "../shared/api";
+import type {
+  Appointment as SharedAppointment,
+  Availability,
+  BookingStatus,
+  Page,
+  Provider as SharedProvider,
+  Service as SharedService,
+} from "../shared/types";
 
-export interface Money {
-  amount: number;
-  currency: string;
-}
-
-export interface Service {
-  id: string;
-  provider_id: string;
-  name: string;
-  duration_minutes: number;
-  price: Money;
+/** A provider's own view of a service: the public fields and the ones only its owner edits. */
+export interface Service extends SharedService {
   buffer_before_minutes: number;
   buffer_after_minutes: number;
   slot_interval_minutes: number;
-  min_notice_minutes: number;
-  horizon_days: number;
   max_per_day: number | null;
   reminders_minutes_before: number[];
-  active: boolean;
 }
 
 export type ServiceFields = Omit<Service, "id" | "provider_id" | "active">;
 
-export interface Provider {
-  id: string;
-  display_name: string;
-  timezone: string;
-  auto_confirm: boolean;
+export interface Provider extends SharedProvider {
   services: Service[];
 }
 
@@ -63,51 +55,9 @@ export interface Holiday {
   name: string;
 }
 
-export type BookingStatus =
-  | "requested"
-  | "rejected"
-  | "awaiting_payment"
-  | "awaiting_approval"
-  | "confirmed"
-  | "completed"
-  | "no_show"
-  | "cancelled"
-  | "expired"
-  | "payment_failed"
-  | "declined"
-  | "cancelling";
-
-export interface Appointment {
-  id: string;
-  status: BookingStatus;
-  provider_id: string;
-  service_id: string;
-  customer_id: string;
+export interface Appointment extends SharedAppointment {
   /** Who booked (a provider's list names them). */
   customer?: { name: string; email: string } | null;
-  start: string;
-  end: string | null;
-  price: Money | null;
-  reason: string | null;
-  note: string | null;
-  reschedules: number;
-  timezone: string | null;
-}
-
-export interface Page<T> {
-  data: T[];
-  count: number;
-}
-
-export interface Slot {
-  start: string;
-  end: string;
-}
-
-export interface Availability {
-  timezone: string;
-  slots: Slot[];
-  count: number;
 }
 
 export interface Connection {
@@ -131,14 +81,6 @@ export const UPCOMING_STATUSES: BookingStatus[] = [
   "confirmed",
 ];
 export const PAGE_SIZE = 100;
-
-export async function signIn(email: string, password: string): Promise<string> {
-  const token = await apiJson<{ access_token: string }>("/auth/login", {
-    form: { username: email, password },
-    token: null,
-  });
-  return token.access_token;
-}
 
 export const myProfile = () => apiJson<Provider>("/providers/me");
 

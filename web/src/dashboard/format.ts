@@ -1,5 +1,6 @@
 // Dates, times and money as a provider reads them. Times are shown in the provider's own zone;
 // a calendar date ("2026-12-07") is a plain date, interpreted in that zone by the API.
+import { isoDateIn } from "../shared/time";
 
 /** The date part of an ISO time the API gave in the zone asked for: its local date there. */
 export function localDay(iso: string): string {
@@ -8,14 +9,7 @@ export function localDay(iso: string): string {
 
 /** Today's date in `zone`, as "YYYY-MM-DD". */
 export function todayIn(zone: string, now: Date = new Date()): string {
-  const parts = new Intl.DateTimeFormat("en-CA", {
-    timeZone: zone,
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-  }).formatToParts(now);
-  const part = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
-  return `${part("year")}-${part("month")}-${part("day")}`;
+  return isoDateIn(now, zone);
 }
 
 /** "YYYY-MM-DD" plus `days` calendar days. */

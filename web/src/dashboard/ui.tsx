@@ -1,4 +1,5 @@
-// Small pieces every view uses: messages that screen readers hear, and a busy-aware button.
+// Small pieces every view uses: messages that screen readers hear, a labelled checkbox and a
+// busy-aware button.
 import type { ButtonHTMLAttributes, ReactNode } from "react";
 
 export function ErrorText({ children }: { children: ReactNode }) {
@@ -24,6 +25,31 @@ export function Loading({ what }: { what: string }) {
     <p role="status" className="muted">
       Loading {what}…
     </p>
+  );
+}
+
+/** A checkbox and its label, in the dashboard's `.field.dash-check` box. */
+export function Checkbox({
+  id,
+  label,
+  checked,
+  onChecked,
+}: {
+  id: string;
+  label: string;
+  checked: boolean;
+  onChecked: (checked: boolean) => void;
+}) {
+  return (
+    <div className="field dash-check">
+      <input
+        id={id}
+        type="checkbox"
+        checked={checked}
+        onChange={(e) => onChecked(e.target.checked)}
+      />
+      <label htmlFor={id}>{label}</label>
+    </div>
   );
 }
 

@@ -1,8 +1,9 @@
 // The signed-in account for a page: the token kept in localStorage, sign in, register, sign out.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState } from "react";
-import type { FormEvent, ReactNode } from "react";
+import type { ReactNode } from "react";
 
 import { ApiError, apiJson, messageOf, storeToken, storedToken } from "./api";
+import { Field, useSubmit } from "./form";
 import type { User } from "./types";
 
 interface Auth {
@@ -15,6 +16,15 @@ interface Auth {
 }
 
 const AuthContext = createContext<Auth | null>(null);
+
+/** The API's OAuth2 password flow: the bearer token for an email and password. */
+export async function logIn(email: string, password: string): Promise<string> {
+  const token = await apiJson<{ access_token: string }>("/auth/login", {
+    form: { username: email, password },
+    token: null,
+  });
+  return token.access_token;
+}
 
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<User | null>(null);
@@ -39,11 +49,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const signIn = useCallback(
     async (email: string, password: string) => {
-      const token = await apiJson<{ access_token: string }>("/auth/login", {
-        form: { username: email, password },
-        token: null,
-      });
-      storeToken(token.access_token);
+      storeToken(await logIn(email, password));
       await loadMe();
     },
     [loadMe],
@@ -85,22 +91,10 @@ export function AuthForm({ intro }: { intro?: string }) {
   const [fullName, setFullName] = useState("");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      if (mode === "signin") await signIn(email, password);
-      else await register(fullName, email, password);
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { busy, error, setError, submit } = useSubmit(
+    () => (mode === "signin" ? signIn(email, password) : register(fullName, email, password)),
+    messageOf,
+  );
 
   const registering = mode === "register";
   return (
@@ -109,41 +103,35 @@ export function AuthForm({ intro }: { intro?: string }) {
       {intro && <p className="muted">{intro}</p>}
       <form onSubmit={submit} noValidate={false}>
         {registering && (
-          <div className="field">
-            <label htmlFor="auth-name">Full name</label>
-            <input
-              id="auth-name"
-              autoComplete="name"
-              required
-              value={fullName}
-              onChange={(e) => setFullName(e.target.value)}
-            />
-          </div>
+          <Field
+            id="auth-name"
+            label="Full name"
+            autoComplete="name"
+            required
+            value={fullName}
+            onValue={setFullName}
+          />
         )}
-        <div className="field">
-          <label htmlFor="auth-email">Email</label>
-          <input
-            id="auth-email"
-            type="email"
-            autoComplete="email"
-            required
-            value={email}
-            onChange={(e) => setEmail(e.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="auth-password">Password</label>
-          <input
-            id="auth-password"
-            type="password"
-            autoComplete={registering ? "new-password" : "current-password"}
-            minLength={registering ? 8 : undefined}
-            required
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-          {registering && <p className="muted">At least 8 characters.</p>}
-        </div>
+        <Field
+          id="auth-email"
+          label="Email"
+          type="email"
+          autoComplete="email"
+          required
+          value={email}
+          onValue={setEmail}
+        />
+        <Field
+          id="auth-password"
+          label="Password"
+          type="password"
+          autoComplete={registering ? "new-password" : "current-password"}
+          minLength={registering ? 8 : undefined}
+          required
+          value={password}
+          onValue={setPassword}
+          hint={registering && <p className="muted">At least 8 characters.</p>}
+        />
         {error && (
           <p className="error" role="alert">
             {error}
