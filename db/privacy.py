@@ -6,13 +6,13 @@ and pseudonymizes or deletes the rest; see README, "Your data".
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID, uuid4
 
-from sqlalchemy import Table, delete, or_, select, update
+from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import audit
@@ -89,6 +89,11 @@ async def future_bookings(
     return [FutureBooking(row.id, row.customer_id == user_id) for row in rows]
 
 
+class BookedMeanwhile(Exception):
+    """An active booking the cancellation pass did not see (made while it ran): erasing now
+    would leave it active on an erased account."""
+
+
 @dataclass(frozen=True, slots=True)
 class Erased:
     """What erasure removed that lives on outside the database: the calendar syncs to stop."""
@@ -103,10 +108,31 @@ async def erase(
     *,
     now: datetime,
     detail: Mapping[str, Any] | None = None,
+    seen: Collection[UUID] = (),
 ) -> Erased | None:
     """Pseudonymize the account and remove its personal data in one transaction, keeping the
-    bookings and payments accounting needs; None if there is no such (unerased) account."""
+    bookings and payments accounting needs; None if there is no such (unerased) account.
+    BookedMeanwhile, and nothing erased, if a future booking is active that is not in `seen`
+    (those the cancellation pass handled)."""
     async with db.serialized_transaction() as connection:
+        provider_id = await connection.scalar(
+            select(_profiles.c.id).where(_profiles.c.user_id == user_id)
+        )
+        theirs = [_as_customer(user_id)]
+        if provider_id is not None:
+            theirs.append(_appointments.c.provider_id == provider_id)
+        unseen = await connection.scalar(
+            select(func.count())
+            .select_from(_appointments)
+            .where(
+                or_(*theirs),
+                _appointments.c.status.in_(ACTIVE_STATUSES),
+                _appointments.c.start_at > now,
+                _appointments.c.id.not_in(list(seen)),
+            )
+        )
+        if unseen:
+            raise BookedMeanwhile(f"{unseen} booking(s) made while the account was being closed")
         erased = await connection.execute(
             update(_users)
             .where(_users.c.id == user_id, _users.c.erased_at.is_(None))
@@ -124,12 +150,6 @@ async def erase(
         )
         if not erased.rowcount:
             return None
-        provider_id = await connection.scalar(
-            select(_profiles.c.id).where(_profiles.c.user_id == user_id)
-        )
-        theirs = [_as_customer(user_id)]
-        if provider_id is not None:
-            theirs.append(_appointments.c.provider_id == provider_id)
         their_bookings = select(_appointments.c.id).where(or_(*theirs)).scalar_subquery()
         await connection.execute(
             update(_appointments)

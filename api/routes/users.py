@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 from pydantic import AfterValidator, AwareDatetime
@@ -154,16 +155,33 @@ async def export_me(user: CurrentUser, db: DatabaseDep, response: Response) -> A
 @router.delete(
     "/me",
     status_code=204,
-    responses={503: {"description": "the booking engine is down: nothing was erased"}},
+    responses={
+        409: {"description": "bookings kept being made while it ran (erasure_raced): try again"},
+        503: {"description": "the booking engine is down: nothing was erased"},
+    },
 )
 async def erase_me(
     user: CurrentUser, db: DatabaseDep, bookings: BookingsDep, services: ServicesDep
 ) -> Response:
     """Close my account: my future bookings are cancelled (refunded by the usual policy), then
     my personal data is erased; bookings and payments stay for accounting, without it."""
-    now = datetime.now(UTC)
-    outcome = await _cancel_future_bookings(db, bookings, user, now)
-    erased = await privacy.erase(db, user.id, Actor(user.id, user.role), now=now, detail=outcome)
+    for _ in range(ERASE_PASSES):
+        now = datetime.now(UTC)
+        outcome, seen = await _cancel_future_bookings(db, bookings, user, now)
+        try:
+            erased = await privacy.erase(
+                db, user.id, Actor(user.id, user.role), now=now, detail=outcome, seen=seen
+            )
+        except privacy.BookedMeanwhile:
+            continue  # another pass cancels what was booked meanwhile
+        break
+    else:
+        raise APIError(
+            409,
+            "erasure_raced",
+            "bookings kept being made while the account was being closed; nothing was erased: "
+            "try again",
+        )
     if erased is None:
         raise not_found("user")
     for connection_id in erased.calendar_connections:
@@ -173,6 +191,8 @@ async def erase_me(
     return Response(status_code=204)
 
 
+# Cancellation passes before erasure gives up on an account still booking meanwhile.
+ERASE_PASSES = 3
 # The canceller's note the other party reads; it names nobody.
 ACCOUNT_CLOSED = "account closed"
 # A cancelled booking tells its people, then closes: erasing before would race its messages.
@@ -181,12 +201,14 @@ CLOSE_WITHIN = timedelta(seconds=15)
 
 async def _cancel_future_bookings(
     db: DatabaseDep, bookings: BookingClient, user: Account, now: datetime
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], set[UUID]]:
     """Cancel each booking not yet started through its workflow, as the API's cancel does;
-    BookingEngineUnavailable (503) before anything is erased."""
+    BookingEngineUnavailable (503) before anything is erased. The counts, and every booking
+    this pass saw."""
     counts = {"bookings_cancelled": 0, "bookings_still_cancelling": 0, "bookings_not_cancelled": 0}
     cancelled = []
-    for booking in await privacy.future_bookings(db, user.id, user.provider_id, now=now):
+    future = await privacy.future_bookings(db, user.id, user.provider_id, now=now)
+    for booking in future:
         request = CancelRequest(
             cancelled_by="customer" if booking.as_customer else "provider",
             reason=ACCOUNT_CLOSED,
@@ -204,7 +226,7 @@ async def _cancel_future_bookings(
     closed = await asyncio.gather(*(bookings.closed(b, CLOSE_WITHIN) for b in cancelled))
     # Left to the retention workflow, which sweeps what a late message leaves behind.
     counts["bookings_still_open"] = closed.count(False)
-    return counts
+    return counts, {booking.booking_id for booking in future}
 
 
 def _me(account: Account, preferences: Preferences) -> UserMe:

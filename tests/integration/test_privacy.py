@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from contract.calendars import CalendarKind
-from db import calendar_connections
+from db import calendar_connections, privacy
+from db.audit import Actor
 from db.engine import Database
 from db.models import Appointment, CalendarAuthorization, ProviderProfile, Service, User
 from domain.booking_state import BookingStatus
@@ -200,3 +203,53 @@ async def test_an_account_without_bookings_is_erased_without_the_booking_engine(
 
     assert erased.status_code == 204, erased.text
     assert await mentions(saga.db, customer.personal) == []
+
+
+async def test_a_booking_made_while_the_account_is_being_closed_is_cancelled_too(
+    api: httpx.AsyncClient, saga: Saga, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race: a booking made after the cancellation pass listed the account's bookings. The
+    erasure sees a booking the pass did not, erases nothing, and another pass cancels it."""
+    provider = await make_provider(saga.db)
+    customer = await signed_up(api)
+    made_meanwhile = await paid_booking(
+        api, customer, provider.service_id, future_local(provider.timezone, days_ahead=5)
+    )
+    listed = privacy.future_bookings
+    passes: list[int] = []
+
+    async def first_pass_before_the_booking(*args: Any, **kwargs: Any) -> Any:
+        passes.append(1)
+        return [] if len(passes) == 1 else await listed(*args, **kwargs)
+
+    monkeypatch.setattr(privacy, "future_bookings", first_pass_before_the_booking)
+    erased = await api.delete("/users/me", headers=customer.headers)
+
+    assert erased.status_code == 204, erased.text
+    assert len(passes) == 2
+    async with saga.db.session() as session:
+        booking = await session.get(Appointment, uuid.UUID(made_meanwhile["id"]))
+        user = await session.get(User, customer.id)
+    assert booking is not None and booking.status == BookingStatus.CANCELLED
+    assert user is not None and user.erased_at is not None
+
+
+async def test_erasure_refuses_while_a_booking_it_was_not_told_of_is_active(
+    api: httpx.AsyncClient, saga: Saga
+) -> None:
+    provider = await make_provider(saga.db)
+    customer = await signed_up(api)
+    booking = await paid_booking(
+        api, customer, provider.service_id, future_local(provider.timezone, days_ahead=5)
+    )
+    actor = Actor(customer.id, "customer")
+    now = datetime.now(UTC)
+
+    with pytest.raises(privacy.BookedMeanwhile):
+        await privacy.erase(saga.db, customer.id, actor, now=now)
+    async with saga.db.session() as session:
+        user = await session.get(User, customer.id)
+    assert user is not None and user.erased_at is None and user.email == customer.email
+    # Told of it (the pass cancelled it, or it is cancelling), the erasure goes on.
+    seen = {uuid.UUID(booking["id"])}
+    assert await privacy.erase(saga.db, customer.id, actor, now=now, seen=seen) is not None
