@@ -115,6 +115,11 @@ async def erase(
     BookedMeanwhile, and nothing erased, if a future booking is active that is not in `seen`
     (those the cancellation pass handled)."""
     async with db.serialized_transaction() as connection:
+        # A hold locks its customer's row (db/hold_cap.py) on PostgreSQL; so does this, before
+        # looking: a hold either committed before the look, or waits for the erasure.
+        await connection.execute(
+            select(_users.c.id).where(_users.c.id == user_id).with_for_update(key_share=True)
+        )
         provider_id = await connection.scalar(
             select(_profiles.c.id).where(_profiles.c.user_id == user_id)
         )
