@@ -47,6 +47,7 @@ def _production(settings: Settings) -> Settings:
         payment_webhook_secret="whsec_real_production",
         payment_gateway="stripe",
         stripe_api_key="sk_test_never_called",
+        stripe_publishable_key="pk_test_never_called",
         payload_encryption_keys=f"prod:{key}",
         calendar_secret_keys=base64.urlsafe_b64encode(os.urandom(32)).decode(),
         metrics_token="a-scraper-token",

@@ -120,6 +120,7 @@ def test_production_refuses_the_dev_key(keys: str) -> None:
         "payment_webhook_secret": "whsec_real",
         "payment_gateway": "stripe",
         "stripe_api_key": "sk_live_real",
+        "stripe_publishable_key": "pk_live_real",
         "calendar_secret_keys": base64.urlsafe_b64encode(b"c" * 32).decode(),
         "metrics_token": "a-scraper-token",
     }

@@ -26,6 +26,7 @@ def test_logs_are_json_outside_development_unless_told_otherwise() -> None:
         "environment": "production",
         "payment_gateway": "stripe",
         "stripe_api_key": "sk_live_x",
+        "stripe_publishable_key": "pk_live_x",
         "jwt_secret": "a-long-random-production-jwt-secret",
         "payment_webhook_secret": "whsec_real",
         "payload_encryption_keys": "k1:" + base64.b64encode(b"p" * 32).decode(),
