@@ -22,6 +22,8 @@ const SENTENCES: Record<string, string> = {
   payment_failed: "The payment did not go through.",
   invalid_timezone: "That time zone is not known. Please choose another.",
   invalid_range: "Those dates do not make a valid range.",
+  erasure_raced:
+    "New bookings kept arriving while your account was being closed, so nothing was erased. Please try again.",
   range_too_long: "That range of dates is too long to show at once.",
   // Accounts
   invalid_credentials: "That email and password do not match an account.",
