@@ -6,8 +6,11 @@ move another test's clock.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -64,6 +67,29 @@ class Saga:
     payments: SandboxPaymentGateway
 
 
+# The SDK's worker shutdown against the time-skipping server has hung now and then after the test
+# itself passed (twice in about a dozen full runs: its pollers never returned), and the run's
+# timeout then ends every test. A test's worker gets this long to stop; then it is left to the
+# server's own teardown, which ends its polls, with a line in the log.
+SHUTDOWN_WITHIN_S = 60.0
+
+
+@asynccontextmanager
+async def running(worker: Worker) -> AsyncIterator[Worker]:
+    await worker.__aenter__()
+    try:
+        yield worker
+    finally:
+        try:
+            await asyncio.wait_for(worker.__aexit__(None, None, None), SHUTDOWN_WITHIN_S)
+        except TimeoutError:
+            logging.getLogger("tests").warning(
+                "worker on %s still shutting down after %.0f s: left behind",
+                worker.task_queue,
+                SHUTDOWN_WITHIN_S,
+            )
+
+
 @pytest.fixture
 async def saga(
     time_skipping_env: WorkflowEnvironment, db: Database, settings: Settings
@@ -76,7 +102,7 @@ async def saga(
         workflows=[BookingWorkflow, LatePaymentRefund],
         activities=BookingActivities(db, payments).all(),
     )
-    async with worker:
+    async with running(worker):
         yield Saga(time_skipping_env, time_skipping_env.client, task_queue, db, payments)
 
 

@@ -18,7 +18,7 @@ from db import booking_reads
 from domain.booking_state import BookingStatus
 from tests.factories import future_local, make_customer, make_provider
 from tests.integration.api_helpers import api_without_temporal, book, sign_up
-from tests.temporal_fixtures import Saga
+from tests.temporal_fixtures import Saga, running
 from tests.workflows.helpers import booking_input, start_workflow, status_becomes
 from workflows.booking import BookingWorkflow
 from workflows.client import BookingClient, BookingEngineUnavailable
@@ -40,12 +40,13 @@ async def test_a_cancel_while_the_gateway_is_slow_answers_with_cancelling_then_r
     real = [a for a in activities.all() if a != activities.void_payment]
     provider = await make_provider(saga.db)
     booking = booking_input(provider, await make_customer(saga.db), future_local(provider.timezone))
-    async with Worker(
+    worker = Worker(
         saga.client,
         task_queue=task_queue,
         workflows=[BookingWorkflow],
         activities=[slow_void, *real],
-    ):
+    )
+    async with running(worker):
         client = BookingClient(
             saga.client, task_queue, answer_within=timedelta(seconds=SLOW_GATEWAY / 4)
         )
