@@ -126,6 +126,20 @@ def mounted_payment_element(
     return form
 
 
+def at_the_stripe_checkout(
+    api: httpx.Client, new_context: NewContext, stripe_js: FakeStripeJs
+) -> tuple[Page, Locator, Account, str]:
+    """A customer's fresh booking on the page, at its Payment Element: the page, the element's
+    form, the customer and the booking's id."""
+    provider = make_provider(api)
+    customer = make_customer(api)
+    context = new_context(timezone=ZONE)
+    stripe_js.install(context)
+    page = context.new_page()
+    booking_id = book_on_page(page, provider, customer)
+    return page, mounted_payment_element(page, api, customer, booking_id), customer, booking_id
+
+
 def intent_at_stripe(localstripe: str, intent_id: str) -> dict[str, Any]:
     response = httpx.get(
         f"{localstripe}/v1/payment_intents/{intent_id}",
@@ -143,14 +157,7 @@ def test_the_payment_element_takes_a_card_and_the_webhook_confirms_the_booking(
     localstripe: str,
     screenshot: Screenshot,
 ) -> None:
-    provider = make_provider(api)
-    customer = make_customer(api)
-    context = new_context(timezone=ZONE)
-    stripe_js.install(context)
-    page = context.new_page()
-    booking_id = book_on_page(page, provider, customer)
-
-    form = mounted_payment_element(page, api, customer, booking_id)
+    page, form, customer, booking_id = at_the_stripe_checkout(api, new_context, stripe_js)
     assert stripe_js.requested == [STRIPE_JS]
     enter_card(form, "4242424242424242")
     screenshot(page, "1-card")
@@ -173,14 +180,7 @@ def test_a_declined_card_is_a_sentence_and_the_booking_waits_for_payment(
     localstripe: str,
     screenshot: Screenshot,
 ) -> None:
-    provider = make_provider(api)
-    customer = make_customer(api)
-    context = new_context(timezone=ZONE)
-    stripe_js.install(context)
-    page = context.new_page()
-    booking_id = book_on_page(page, provider, customer)
-
-    form = mounted_payment_element(page, api, customer, booking_id)
+    page, form, customer, booking_id = at_the_stripe_checkout(api, new_context, stripe_js)
     enter_card(form, "4000000000000002")
     form.get_by_role("button", name="Pay $50.00").click()
 
@@ -203,14 +203,7 @@ def test_a_declined_card_is_a_sentence_and_the_booking_waits_for_payment(
 def test_a_card_that_asks_for_3d_secure_is_confirmed_in_the_modal(
     api: httpx.Client, new_context: NewContext, stripe_js: FakeStripeJs, localstripe: str
 ) -> None:
-    provider = make_provider(api)
-    customer = make_customer(api)
-    context = new_context(timezone=ZONE)
-    stripe_js.install(context)
-    page = context.new_page()
-    booking_id = book_on_page(page, provider, customer)
-
-    form = mounted_payment_element(page, api, customer, booking_id)
+    page, form, customer, booking_id = at_the_stripe_checkout(api, new_context, stripe_js)
     enter_card(form, "4000002760003184")
     form.get_by_role("button", name="Pay $50.00").click()
     page.get_by_role("button", name="Complete authentication").click()
